@@ -1,0 +1,69 @@
+// Package admin resolves the admin schema served at /admin/query: activity, scene and (as they
+// land) switch, announcement and budget management for operators.
+package admin
+
+import (
+	"context"
+	"math"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/springwallet/wallet/admin/generated"
+	"github.com/springwallet/wallet/admin/model"
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/auth"
+)
+
+// Resolver holds the services the admin schema uses.
+type Resolver struct {
+	catalog *activity.Catalog
+}
+
+// NewSchema returns the executable admin schema.
+func NewSchema(catalog *activity.Catalog) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{
+		Resolvers:  &Resolver{catalog: catalog},
+		Directives: generated.DirectiveRoot{HasRole: hasRole},
+	})
+}
+
+// hasRole enforces @hasRole: roles nest, so an admin passes an OPERATOR check.
+func hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.AdminRole) (any, error) {
+	need := map[model.AdminRole]string{
+		model.AdminRoleViewer: auth.RoleViewer, model.AdminRoleOperator: auth.RoleOperator, model.AdminRoleAdmin: auth.RoleAdmin,
+	}[role]
+	if _, err := auth.Require(ctx, need); err != nil {
+		return nil, err
+	}
+	return next(ctx)
+}
+
+func activityModel(a *activity.Activity) *model.Activity {
+	m := &model.Activity{
+		ID: a.ID, Name: a.Name, Phase: model.Phase(a.Phase), StartsAt: a.StartsAt, EndsAt: a.EndsAt, BudgetTotal: a.BudgetTotal,
+	}
+	if a.ParentID != "" {
+		p := a.ParentID
+		m.ParentID = &p
+	}
+	return m
+}
+
+func sceneModel(s *activity.Scene) *model.Scene {
+	return &model.Scene{
+		ID: s.SceneID, ActivityID: s.ActivityID, AwardType: model.AwardType(s.AwardType), PerTxnLimit: s.PerTxnLimit,
+		BudgetTotal: s.BudgetTotal, ReserveRatio: s.ReserveRatio(), RatePerSecond: s.RatePerSecond,
+	}
+}
+
+// ratioPPM turns a reserve ratio into parts per million (rounded; -1 when unset, meaning the
+// default).
+func ratioPPM(r *float64) int64 {
+	if r == nil {
+		return -1
+	}
+	if *r < 0 || *r > 1 || math.IsNaN(*r) {
+		return math.MaxInt64 // refused by the service as out of range
+	}
+	return int64(math.Round(*r * 1e6))
+}

@@ -1,0 +1,68 @@
+// Package graph resolves the wallet schema: thin resolvers that check the caller, call the
+// services and shape their answers.
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/springwallet/wallet/graph/generated"
+	"github.com/springwallet/wallet/graph/model"
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/wallet"
+)
+
+// Resolver holds the services the wallet schema uses.
+type Resolver struct {
+	wallet  *wallet.Service
+	catalog *activity.Catalog
+	now     func() time.Time
+}
+
+// NewSchema returns the executable wallet schema.
+func NewSchema(w *wallet.Service, now func() time.Time) graphql.ExecutableSchema {
+	r := &Resolver{wallet: w, catalog: w.Catalog(), now: now}
+	return generated.NewExecutableSchema(generated.Config{
+		Resolvers:  r,
+		Directives: generated.DirectiveRoot{HasRole: hasRole},
+	})
+}
+
+// hasRole enforces @hasRole: the caller must hold one of the roles.
+func hasRole(ctx context.Context, _ any, next graphql.Resolver, roles []model.Role) (any, error) {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		switch r {
+		case model.RoleUser:
+			names[i] = auth.RoleUser
+		case model.RoleIssuer:
+			names[i] = auth.RoleIssuer
+		}
+	}
+	if _, err := auth.Require(ctx, names...); err != nil {
+		return nil, err
+	}
+	return next(ctx)
+}
+
+// caller is the authenticated account; @hasRole has already checked it exists.
+func caller(ctx context.Context) (*auth.Principal, error) { return auth.FromContext(ctx) }
+
+// liveWallet resolves the activity and reads the caller's wallet in it.
+func (r *Resolver) liveWallet(ctx context.Context, live *activity.Live, actID int64) (*model.Wallet, error) {
+	b, err := r.wallet.Wallet(ctx, live.ID, actID)
+	if err != nil {
+		return nil, err
+	}
+	return walletModel(live, b), nil
+}
+
+func walletModel(live *activity.Live, b wallet.Balance) *model.Wallet {
+	return &model.Wallet{
+		Activity: &model.Activity{ID: live.ID, Phase: model.Phase(live.Phase)},
+		Balance:  b.Balance, Settled: b.Settled, Pending: b.Pending, CumulativeIncome: b.CumulativeIncome,
+	}
+}

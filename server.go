@@ -1,0 +1,317 @@
+// Command wallet serves the wallet GraphQL API (/query), the admin API (/admin/query), their
+// playgrounds, the red-packet token keys and health and metrics endpoints, and runs the
+// settlement worker. `go run .` with nothing configured starts a working server with demo data;
+// `go run . token ...` prints a development bearer token.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/springwallet/wallet/admin"
+	"github.com/springwallet/wallet/graph"
+	"github.com/springwallet/wallet/graph/gqlhttp"
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/token"
+	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/web"
+)
+
+// config is the process's configuration, read from the environment (see the README).
+type config struct {
+	Port        string
+	DatabaseURL string
+	RedisURL    string
+	JWTSecret   string
+	TokenKey    string
+	DataDir     string
+	// Seed creates demo data on an empty database.
+	Seed bool
+}
+
+func configFromEnv() config {
+	c := config{
+		Port:        os.Getenv("PORT"),
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		RedisURL:    os.Getenv("REDIS_URL"),
+		JWTSecret:   os.Getenv("WALLET_JWT_SECRET"),
+		TokenKey:    os.Getenv("WALLET_TOKEN_KEY"),
+		DataDir:     "data",
+		Seed:        os.Getenv("WALLET_DEMO_DATA") != "off",
+	}
+	if c.Port == "" {
+		c.Port = "8080"
+	}
+	return c
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		if err := tokenCommand(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "token:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, configFromEnv(), log); err != nil {
+		log.Error("wallet server stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// tokenCommand prints a development bearer token signed with WALLET_JWT_SECRET (or the
+// development secret).
+func tokenCommand(args []string, out *os.File) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	act := fs.Int64("act", 1001, "act_id (the cross-app account id)")
+	app := fs.Int("app", 1, "app_id (1..8)")
+	roles := fs.String("roles", "user", "comma-separated roles: user, issuer, viewer, operator, admin")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := os.Getenv("WALLET_JWT_SECRET")
+	if secret == "" {
+		secret = auth.DevSecret
+	}
+	tok, err := auth.Mint(secret, *act, *app, strings.Split(*roles, ","), *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, tok)
+	return err
+}
+
+// app is the wired service: everything one process runs.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	db      *store.DB
+	rdb     redis.UniversalClient
+	mini    *miniredis.Miniredis
+	signer  *token.Signer
+	catalog *activity.Catalog
+	wallet  *wallet.Service
+	reg     *prometheus.Registry
+	ready   atomic.Bool
+	workers sync.WaitGroup
+	stop    context.CancelFunc
+}
+
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	if cfg.JWTSecret == "" {
+		log.Warn("WALLET_JWT_SECRET is unset: using the public development secret; never do this in production")
+		a.cfg.JWTSecret = auth.DevSecret
+	}
+	var err error
+	if a.rdb, a.mini, err = openRedis(cfg.RedisURL); err != nil {
+		return nil, err
+	}
+	if a.mini != nil {
+		log.Warn("REDIS_URL is unset: using an in-process Redis; its data lives only as long as this process")
+	}
+	if a.db, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		a.closeRedis()
+		return nil, err
+	}
+	if a.signer, err = token.LoadSigner(cfg.TokenKey, filepath.Join(cfg.DataDir, "token.key")); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.catalog = activity.NewCatalog(a.db, time.Now)
+	a.wallet = wallet.New(a.db, a.rdb, a.catalog, a.signer, time.Now, log, wallet.DefaultConfig())
+	if cfg.Seed {
+		if err := seedDemo(ctx, a.db, a.catalog, time.Now()); err != nil {
+			a.close()
+			return nil, fmt.Errorf("demo data: %w", err)
+		}
+	}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return a, nil
+}
+
+// openRedis connects to REDIS_URL: one address is a single Redis, several comma-separated
+// addresses are a Redis Cluster, none starts an in-process Redis for development.
+func openRedis(raw string) (redis.UniversalClient, *miniredis.Miniredis, error) {
+	if raw == "" {
+		m, err := miniredis.Run()
+		if err != nil {
+			return nil, nil, fmt.Errorf("start in-process redis: %w", err)
+		}
+		return redis.NewClient(&redis.Options{Addr: m.Addr()}), m, nil
+	}
+	if strings.Contains(raw, ",") {
+		var addrs []string
+		for _, part := range strings.Split(raw, ",") {
+			part = strings.TrimSpace(part)
+			if u, err := redis.ParseURL(part); err == nil {
+				part = u.Addr
+			}
+			addrs = append(addrs, part)
+		}
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nil, nil
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return redis.NewClient(opt), nil, nil
+}
+
+// start runs the background work: settlement and readiness checks.
+func (a *app) start(ctx context.Context) {
+	ctx, a.stop = context.WithCancel(ctx)
+	worker := a.wallet.NewWorker()
+	a.workers.Add(2)
+	go func() {
+		defer a.workers.Done()
+		worker.Run(ctx)
+	}()
+	go func() {
+		defer a.workers.Done()
+		a.watchReadiness(ctx)
+	}()
+}
+
+// watchReadiness keeps readyz current: it probes the database and Redis every second, so
+// losing either shows within about 3 s and their return within about 2 s.
+func (a *app) watchReadiness(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := a.db.Ping(pctx)
+		if err == nil {
+			err = a.rdb.Ping(pctx).Err()
+		}
+		cancel()
+		if was := a.ready.Swap(err == nil); was != (err == nil) {
+			a.log.Info("readiness changed", "ready", err == nil, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// shutdown stops the background work, letting the settlement batch in hand finish.
+func (a *app) shutdown() {
+	if a.stop != nil {
+		a.stop()
+	}
+	a.workers.Wait()
+}
+
+func (a *app) close() {
+	a.shutdown()
+	if a.db != nil {
+		a.db.Close()
+	}
+	a.closeRedis()
+}
+
+func (a *app) closeRedis() {
+	if a.rdb != nil {
+		a.rdb.Close()
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+}
+
+// handler routes every endpoint of the contract.
+func (a *app) handler() http.Handler {
+	verifier := auth.NewVerifier(a.cfg.JWTSecret)
+	metrics := gqlhttp.NewMetrics(a.reg)
+	mux := http.NewServeMux()
+	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, time.Now),
+		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier})))
+	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(a.catalog),
+		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier})))
+	web.Mount(mux, "/playground", "Wallet GraphQL playground", "/query")
+	web.Mount(mux, "/admin/playground", "Wallet admin playground", "/admin/query")
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_ = json.NewEncoder(w).Encode(a.signer.JWKS())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !a.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: database or redis unavailable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully: it stops taking requests,
+// finishes those in flight, then lets the settlement worker finish its batch.
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	a.start(context.WithoutCancel(ctx))
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	base := "http://localhost:" + cfg.Port
+	log.Info("wallet server listening",
+		"query", base+"/query", "playground", base+"/playground", "admin_playground", base+"/admin/playground",
+		"mint_token", "go run . token --act 1001 --app 1 --roles user")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	a.shutdown()
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,109 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/springwallet/wallet/ent"
+	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/rewardorder"
+)
+
+// Balance is one account's wallet within one activity. Balance == Settled + Pending always.
+type Balance struct {
+	Balance, Settled, Pending, CumulativeIncome int64
+}
+
+// pendingOrders reads an account's pending rewards from Redis.
+func (s *Service) pendingOrders(ctx context.Context, activityID string, actID int64) ([]Order, error) {
+	vals, err := s.rdb.HGetAll(ctx, pendingKey(activityID, actID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read pending: %w", err)
+	}
+	out := make([]Order, 0, len(vals))
+	for _, v := range vals {
+		o, err := unmarshalOrder(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Wallet returns the account's balance. Pending rewards are read from Redis first, then the
+// settled balance and the subset of those rewards already in the database are read in one
+// database snapshot: a reward settled after the Redis read is counted once, as settled, even
+// before its Redis entry is cleared.
+func (s *Service) Wallet(ctx context.Context, activityID string, actID int64) (Balance, error) {
+	pending, err := s.pendingOrders(ctx, activityID, actID)
+	if err != nil {
+		return Balance{}, err
+	}
+	var b Balance
+	err = s.db.ReadTx(ctx, func(tx *ent.Tx) error {
+		row, err := tx.Balance.Query().Where(balance.ActivityID(activityID), balance.ActID(actID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("read balance: %w", err)
+		default:
+			b.Settled, b.CumulativeIncome = row.Settled, row.Cumulative
+		}
+		done, err := settledAmong(ctx, tx, activityID, pending)
+		if err != nil {
+			return err
+		}
+		for _, o := range pending {
+			if o.IsCash() && !done[o.OrderNo] {
+				b.Pending += o.Amount
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Balance{}, err
+	}
+	b.Balance = b.Settled + b.Pending
+	b.CumulativeIncome += b.Pending
+	return b, nil
+}
+
+// settledAmong returns which of the pending orders are already in the database.
+func settledAmong(ctx context.Context, tx *ent.Tx, activityID string, pending []Order) (map[string]bool, error) {
+	done := map[string]bool{}
+	if len(pending) == 0 {
+		return done, nil
+	}
+	nos := make([]string, len(pending))
+	for i, o := range pending {
+		nos[i] = o.OrderNo
+	}
+	have, err := tx.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.OrderNoIn(nos...)).
+		Select(rewardorder.FieldOrderNo).Strings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find settled orders: %w", err)
+	}
+	for _, no := range have {
+		done[no] = true
+	}
+	return done, nil
+}
+
+// HasReward reports whether the account holds any reward of the scene, pending or settled.
+func (s *Service) HasReward(ctx context.Context, activityID string, actID int64, sceneID string) (bool, error) {
+	pending, err := s.pendingOrders(ctx, activityID, actID)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range pending {
+		if o.SceneID == sceneID {
+			return true, nil
+		}
+	}
+	ok, err := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.ActID(actID), rewardorder.SceneID(sceneID)).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("find reward: %w", err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,135 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/token"
+)
+
+// IssueInput is one reward an activity backend grants.
+type IssueInput struct {
+	ActID      int64
+	AppID      int
+	ActivityID string
+	SceneID    string
+	RainID     int
+	AwardType  string
+	Stage      int
+	Amount     int64
+}
+
+// IssueResult is what issuance answers.
+type IssueResult struct {
+	OrderNo  string
+	Token    string // cash only
+	Status   string // PENDING or SETTLED
+	Replayed bool
+	Activity *activity.Live
+}
+
+func (in *IssueInput) validate() error {
+	switch {
+	case in.ActID <= 0:
+		return errs.Input("actId", "actId must be positive")
+	case in.AppID < 1 || in.AppID > 8:
+		return errs.Input("appId", "appId must be 1..8")
+	case in.RainID < 0:
+		return errs.Input("rainId", "rainId must not be negative")
+	case in.Stage < 0:
+		return errs.Input("stage", "stage must not be negative")
+	case in.Amount <= 0:
+		return errs.Input("amount", "amount must be positive")
+	case !activity.AwardTypes[in.AwardType]:
+		return errs.Input("awardType", "unknown awardType %q", in.AwardType)
+	}
+	if err := activity.ValidateID("activityId", in.ActivityID); err != nil {
+		return err
+	}
+	return activity.ValidateID("sceneId", in.SceneID)
+}
+
+// Issue grants a reward. It touches only Redis: the reward is recorded pending, its token
+// signed and the settlement job queued; the database sees it when the worker settles it.
+// The same order with the same content replays the first answer; other content is
+// IDEMPOTENCY_CONFLICT.
+func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	live, err := s.catalog.Resolve(ctx, in.ActivityID, now)
+	if err != nil {
+		return nil, err
+	}
+	scene, err := s.catalog.Scene(ctx, &live.Activity, in.SceneID)
+	if err != nil {
+		return nil, err
+	}
+	if scene.AwardType != in.AwardType {
+		return nil, errs.Input("awardType", "scene %s issues %s, not %s", scene.SceneID, scene.AwardType, in.AwardType)
+	}
+	if scene.PerTxnLimit > 0 && in.Amount > scene.PerTxnLimit {
+		return nil, errs.E(errs.LimitExceeded, "amount %d is over scene %s's per-transaction limit of %d", in.Amount, scene.SceneID, scene.PerTxnLimit)
+	}
+	o := Order{
+		OrderNo:    OrderNo(in.ActID, in.SceneID, in.RainID, in.AwardType, in.Stage),
+		ActivityID: live.ID, ActID: in.ActID, AppID: in.AppID, SceneID: in.SceneID, RainID: in.RainID,
+		AwardType: in.AwardType, Stage: in.Stage, Amount: in.Amount, IssuedAtMs: now.UnixMilli(),
+	}
+	if o.IsCash() {
+		o.Token, err = s.signer.Sign(token.Payload{
+			AppID: int64(o.AppID), ActID: o.ActID, ActivityID: o.ActivityID, SceneID: o.SceneID, Amount: o.Amount,
+			OutTradeNo: o.OrderNo, OpenTime: now.Unix(), RainID: int64(o.RainID), Status: token.StatusCreated,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.accept(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	res.Activity = live
+	return res, nil
+}
+
+// accept records o as pending unless its order number is already known, and queues it.
+func (s *Service) accept(ctx context.Context, o Order) (*IssueResult, error) {
+	keys := []string{orderKey(o.ActivityID, o.ActID, o.OrderNo), pendingKey(o.ActivityID, o.ActID)}
+	raw, err := issueScript.Run(ctx, s.rdb, keys, o.content(), o.Token, o.marshal(), o.OrderNo,
+		s.cfg.OrderTTL.Milliseconds(), o.IssuedAtMs).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("issue %s: %w", o.OrderNo, err)
+	}
+	outcome, _ := raw[0].(int64)
+	tok, _ := raw[1].(string)
+	st, _ := raw[2].(int64)
+	at, _ := raw[3].(int64)
+	if outcome == 2 {
+		return nil, errs.E(errs.IdempotencyConflict, "order %s was already issued with other content", o.OrderNo)
+	}
+	res := &IssueResult{OrderNo: o.OrderNo, Token: tok, Status: statusName(st), Replayed: outcome == 1}
+	// A new order is queued now. A replay of one still pending is queued again when it is
+	// older than a moment: the first attempt may have died between the script and the queue,
+	// and a duplicate job is harmless (settlement is idempotent).
+	if outcome == 0 || (st < token.StatusSuccess && s.now().Sub(time.UnixMilli(at)) > 2*time.Second) {
+		if err := s.enqueue(ctx, s.rdb, o.ActivityID, o.ActID, o.OrderNo); err != nil {
+			// The reward is recorded and counted as pending; the sweeper queues it later.
+			s.log.Warn("queue settlement", "order", o.OrderNo, "err", err)
+		}
+	}
+	return res, nil
+}
+
+func (s *Service) enqueue(ctx context.Context, c redis.Cmdable, activityID string, actID int64, orderNo string) error {
+	return c.XAdd(ctx, &redis.XAddArgs{
+		Stream: streamKey(shardOf(activityID, actID, s.cfg.Shards)),
+		Values: []string{"a", activityID, "u", fmt.Sprint(actID), "o", orderNo},
+	}).Err()
+}

@@ -1,0 +1,58 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/springwallet/wallet/ent/rewardorder"
+	"github.com/springwallet/wallet/services/errs"
+)
+
+// RedeemResult is what redeeming a token answers.
+type RedeemResult struct {
+	OrderNo  string
+	Replayed bool
+	Status   string
+}
+
+// Redeem takes back a red-packet token a client holds. A token the server still knows (in
+// Redis or settled in the database) is a replay; a valid one it has lost (Redis data gone) is
+// restored as pending and settled like any other, and never paid twice because settlement is
+// idempotent on the order number. onlyActID, when non-zero, is the only account whose tokens
+// the caller may redeem.
+func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*RedeemResult, error) {
+	if tok == "" {
+		return nil, errs.Input("token", "token is required")
+	}
+	p, err := s.signer.Verify(tok)
+	if err != nil {
+		return nil, err
+	}
+	if onlyActID != 0 && p.ActID != onlyActID {
+		return nil, errs.E(errs.Forbidden, "this token belongs to another account")
+	}
+	actID, sceneID, rainID, awardType, stage, err := ParseOrderNo(p.OutTradeNo)
+	if err != nil || actID != p.ActID || sceneID != p.SceneID || int64(rainID) != p.RainID || awardType != AwardCash {
+		return nil, errs.Input("token", "the token's order number does not match its content")
+	}
+	if _, err := s.catalog.Lookup(ctx, p.ActivityID); err != nil {
+		return nil, err
+	}
+	o := Order{
+		OrderNo: p.OutTradeNo, ActivityID: p.ActivityID, ActID: p.ActID, AppID: int(p.AppID), SceneID: p.SceneID,
+		RainID: rainID, AwardType: awardType, Stage: stage, Amount: p.Amount, IssuedAtMs: p.OpenTime * 1000, Token: tok,
+	}
+	// Settled long ago (its Redis record may have expired): the database remembers.
+	settled, err := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(o.ActivityID), rewardorder.OrderNo(o.OrderNo)).Exist(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find order: %w", err)
+	}
+	if settled {
+		return &RedeemResult{OrderNo: o.OrderNo, Replayed: true, Status: StatusSettled}, nil
+	}
+	res, err := s.accept(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &RedeemResult{OrderNo: o.OrderNo, Replayed: res.Replayed, Status: res.Status}, nil
+}

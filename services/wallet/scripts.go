@@ -1,0 +1,46 @@
+package wallet
+
+import "github.com/redis/go-redis/v9"
+
+// issueScript accepts a reward exactly once. KEYS: order record, pending hash (one slot).
+// ARGV: content, token, pending order JSON, order number, record TTL (ms), issued-at (ms).
+// Returns {outcome, token, status, issuedAtMs}: outcome 0 new, 1 replay, 2 conflict.
+var issueScript = redis.NewScript(`
+local c = redis.call('HGET', KEYS[1], 'c')
+if c then
+  if c ~= ARGV[1] then return {2, '', 0, 0} end
+  local r = redis.call('HMGET', KEYS[1], 'tok', 'st', 'at')
+  return {1, r[1] or '', tonumber(r[2] or '1'), tonumber(r[3] or '0')}
+end
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'tok', ARGV[2], 'st', 1, 'at', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
+return {0, ARGV[2], 1, tonumber(ARGV[6])}
+`)
+
+// markScript moves the still-pending orders of one account to "processing" (token status 2)
+// and returns their JSON (false for those no longer pending). KEYS: pending hash, then one
+// order record per ARGV order number.
+var markScript = redis.NewScript(`
+local out = {}
+for i, o in ipairs(ARGV) do
+  local v = redis.call('HGET', KEYS[1], o)
+  if v then
+    if redis.call('EXISTS', KEYS[i+1]) == 1 then redis.call('HSET', KEYS[i+1], 'st', 2) end
+    out[i] = v
+  else
+    out[i] = false
+  end
+end
+return out
+`)
+
+// doneScript clears settled orders from the pending hash and records token status 8.
+// KEYS: pending hash, then one order record per ARGV order number.
+var doneScript = redis.NewScript(`
+for i, o in ipairs(ARGV) do
+  redis.call('HDEL', KEYS[1], o)
+  if redis.call('EXISTS', KEYS[i+1]) == 1 then redis.call('HSET', KEYS[i+1], 'st', 8) end
+end
+return #ARGV
+`)

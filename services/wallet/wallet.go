@@ -1,0 +1,73 @@
+// Package wallet is the money core: reward issuance into Redis, asynchronous settlement into
+// the double-entry ledger, and balances that add the two up consistently.
+package wallet
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/token"
+)
+
+// Config holds the money core's tunables.
+type Config struct {
+	// Shards is the number of settlement streams.
+	Shards int
+	// BatchSize is how many jobs one settlement transaction takes at most.
+	BatchSize int
+	// ClaimIdle is how long a job may sit unacknowledged with a consumer before another
+	// worker takes it over (the first one is presumed dead).
+	ClaimIdle time.Duration
+	// OrderTTL is how long Redis remembers an order for idempotent replays; the database
+	// remembers settled orders forever.
+	OrderTTL time.Duration
+	// SweepAge is how old a pending reward must be before the sweeper re-queues it.
+	SweepAge time.Duration
+}
+
+// DefaultConfig is what the server runs with.
+func DefaultConfig() Config {
+	return Config{Shards: 4, BatchSize: 256, ClaimIdle: 15 * time.Second, OrderTTL: 30 * 24 * time.Hour, SweepAge: 30 * time.Second}
+}
+
+// Service is the wallet's money core.
+type Service struct {
+	db      *store.DB
+	rdb     redis.UniversalClient
+	catalog *activity.Catalog
+	signer  *token.Signer
+	now     func() time.Time
+	log     *slog.Logger
+	cfg     Config
+	// afterCommit, when set (by tests), runs between a settlement's database commit and its
+	// Redis cleanup; an error stops the settlement there, as a crash would.
+	afterCommit func() error
+}
+
+// New returns the Service.
+func New(db *store.DB, rdb redis.UniversalClient, catalog *activity.Catalog, signer *token.Signer, now func() time.Time, log *slog.Logger, cfg Config) *Service {
+	def := DefaultConfig()
+	if cfg.Shards <= 0 {
+		cfg.Shards = def.Shards
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = def.BatchSize
+	}
+	if cfg.ClaimIdle <= 0 {
+		cfg.ClaimIdle = def.ClaimIdle
+	}
+	if cfg.OrderTTL <= 0 {
+		cfg.OrderTTL = def.OrderTTL
+	}
+	if cfg.SweepAge <= 0 {
+		cfg.SweepAge = def.SweepAge
+	}
+	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg}
+}
+
+// Catalog returns the activity catalog the service resolves activities with.
+func (s *Service) Catalog() *activity.Catalog { return s.catalog }

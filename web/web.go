@@ -1,0 +1,232 @@
+// Package web serves the GraphiQL playground that is built from npm by
+// `make assets` (sources in web/graphiql) and embedded into the binary, so
+// the page works without internet access: every script, style, font and web
+// worker it loads comes from this process.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// dist holds the Vite output. "all:" keeps the committed placeholder
+// dist/README.md in the pattern so the package compiles on a fresh checkout
+// where the bundle has not been built yet.
+//
+//go:embed all:dist
+var dist embed.FS
+
+// bundleDir is where `make assets` writes the bundle, relative to dist's root.
+const bundleDir = "dist/graphiql"
+
+// endpointMeta is the name of the <meta> tag through which the handler
+// tells the page which GraphQL endpoint to query.
+const endpointMeta = "wallet-graphql-endpoint"
+
+// Playground returns a handler serving the embedded GraphiQL page titled
+// title and querying endpoint; mount it under a path ending in "/" with
+// http.StripPrefix (or use Mount), because the page loads its assets by
+// relative URL.
+func Playground(title, endpoint string) http.Handler {
+	bundle, err := fs.Sub(dist, bundleDir)
+	if err != nil {
+		// Only possible with an invalid constant path: a programming error.
+		panic("web: " + err.Error())
+	}
+	return newPlayground(bundle, title, endpoint)
+}
+
+// Mount registers the playground at path (such as "/playground" or
+// "/admin/playground") on mux, together with a redirect from path to path+"/"
+// so that the page's relative asset URLs resolve under path.
+func Mount(mux *http.ServeMux, path, title, endpoint string) {
+	path = strings.TrimRight(path, "/")
+	if !strings.HasPrefix(path, "/") {
+		panic("web: Mount path must start with '/' and not be the root: " + path)
+	}
+	mux.Handle(path+"/", http.StripPrefix(path+"/", Playground(title, endpoint)))
+	mux.Handle(path, http.RedirectHandler(path+"/", http.StatusMovedPermanently))
+}
+
+// newPlayground builds the handler over any file system laid out like the
+// Vite output (index.html + assets/), so tests can use an fstest.MapFS.
+func newPlayground(bundle fs.FS, title, endpoint string) http.Handler {
+	raw, err := fs.ReadFile(bundle, "index.html")
+	if err != nil {
+		return notBuilt(title)
+	}
+	// The bundle is immutable for the life of the process, so the page is
+	// rendered once and its ETag computed once.
+	page := renderIndex(raw, title, endpoint)
+	sum := sha256.Sum256(page)
+	return &playground{
+		bundle: bundle,
+		page:   page,
+		etag:   `"` + hex.EncodeToString(sum[:12]) + `"`,
+	}
+}
+
+// playground serves a built bundle.
+type playground struct {
+	bundle fs.FS
+	page   []byte // index.html with title and endpoint injected
+	etag   string // strong validator of page
+}
+
+func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	// Content types are set explicitly below; never let a browser guess.
+	h.Set("X-Content-Type-Options", "nosniff")
+
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	if name == "" || name == "index.html" {
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		// The page names the hashed assets of the current build, so it must
+		// be revalidated on every load; the ETag keeps that cheap.
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", p.etag)
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(p.page))
+		return
+	}
+
+	// fs.ValidPath rejects "..", "." and empty elements, so nothing outside
+	// the bundle can be named; directories are not listed.
+	if !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := p.bundle.Open(name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || info.IsDir() {
+		http.NotFound(w, r)
+		return
+	}
+
+	h.Set("Content-Type", contentType(name))
+	if strings.HasPrefix(name, "assets/") {
+		// Vite puts a content hash in every file name under assets/, so a
+		// given URL never changes content.
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	// embed.FS files are seekable; anything else is read into memory.
+	content, ok := f.(io.ReadSeeker)
+	if !ok {
+		b, err := io.ReadAll(f)
+		if err != nil {
+			http.Error(w, "read error", http.StatusInternalServerError)
+			return
+		}
+		content = bytes.NewReader(b)
+	}
+	http.ServeContent(w, r, name, time.Time{}, content)
+}
+
+// contentTypes pins the types of the files Vite emits, because
+// mime.TypeByExtension also reads the host's mime.types, which differ across
+// machines (e.g. ".js" as application/javascript, ".ttf" missing).
+var contentTypes = map[string]string{
+	".html":  "text/html; charset=utf-8",
+	".js":    "text/javascript; charset=utf-8",
+	".mjs":   "text/javascript; charset=utf-8",
+	".css":   "text/css; charset=utf-8",
+	".json":  "application/json",
+	".map":   "application/json",
+	".svg":   "image/svg+xml",
+	".png":   "image/png",
+	".ico":   "image/x-icon",
+	".ttf":   "font/ttf",
+	".otf":   "font/otf",
+	".woff":  "font/woff",
+	".woff2": "font/woff2",
+	".wasm":  "application/wasm",
+	".txt":   "text/plain; charset=utf-8",
+	".md":    "text/plain; charset=utf-8",
+}
+
+// contentType returns the media type to send for the file name.
+func contentType(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	if t, ok := contentTypes[ext]; ok {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// renderIndex injects the page title and the endpoint <meta> into the built
+// index.html. One bundle then serves every mount point, and the page does
+// not have to guess its endpoint from its URL.
+func renderIndex(raw []byte, title, endpoint string) []byte {
+	doc := string(raw)
+	head := `<meta name="` + endpointMeta + `" content="` + html.EscapeString(endpoint) + `">`
+	escTitle := html.EscapeString(title)
+
+	// Replace the build's title; add one if the template lost it.
+	if i := strings.Index(doc, "<title>"); i >= 0 {
+		if j := strings.Index(doc[i:], "</title>"); j >= 0 {
+			doc = doc[:i] + "<title>" + escTitle + doc[i+j:]
+		}
+	} else {
+		head += "<title>" + escTitle + "</title>"
+	}
+
+	// Put the meta first in <head> so it exists before any script runs.
+	if i := strings.Index(doc, "<head>"); i >= 0 {
+		i += len("<head>")
+		doc = doc[:i] + "\n    " + head + doc[i:]
+	} else {
+		doc = head + doc
+	}
+	return []byte(doc)
+}
+
+// notBuilt answers every request with 503 and instructions, so a binary
+// built without `make assets` still starts and says what is missing rather
+// than serving a blank page.
+func notBuilt(title string) http.Handler {
+	page := []byte(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>` + html.EscapeString(title) + ` (not built)</title></head>
+<body>
+<h1>` + html.EscapeString(title) + `</h1>
+<p>The playground assets were not built into this binary.</p>
+<p>Run <code>make assets</code> in the repository root, then rebuild and restart the server.</p>
+</body>
+</html>
+`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		// The answer changes as soon as a built binary is deployed.
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.Method != http.MethodHead {
+			w.Write(page)
+		}
+	})
+}
