@@ -1,0 +1,71 @@
+// Package testenv gives tests the real services they run against: a Redis database of their
+// own (1..8, never 0 or 9..15, so parallel packages and other users don't collide) and a fresh
+// SQLite database file.
+package testenv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/springwallet/wallet/services/store"
+)
+
+// Redis DB numbers, one per test package.
+const (
+	DBServer   = 1 // package main (HTTP end-to-end)
+	DBWallet   = 2 // services/wallet
+	DBActivity = 3 // services/activity
+	DBGraph    = 4
+	DBAdmin    = 5
+)
+
+// RedisAddr is the test Redis, WALLET_TEST_REDIS or 127.0.0.1:6379.
+func RedisAddr() string {
+	if a := os.Getenv("WALLET_TEST_REDIS"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// Redis returns a client on database db, emptied for the test. A Redis that does not answer
+// fails the test: these tests are about the real thing.
+func Redis(t testing.TB, db int) *redis.Client {
+	t.Helper()
+	if db < 1 || db > 8 {
+		t.Fatalf("tests use redis databases 1..8, not %d", db)
+	}
+	c := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: db})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s db %d: %v (start it, or run `make test`, which does)", RedisAddr(), db, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// RedisURL is the redis:// URL of database db.
+func RedisURL(db int) string { return "redis://" + RedisAddr() + "/" + itoa(db) }
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+// SQLiteURL is a DATABASE_URL for a new SQLite file in the test's temp dir.
+func SQLiteURL(t testing.TB) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "wallet.db")
+}
+
+// SQLite opens (and migrates) a new SQLite database for the test.
+func SQLite(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), SQLiteURL(t))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
