@@ -25,3 +25,21 @@ $(GRAPHIQL_DEPS): $(GRAPHIQL_DIR)/package.json $(GRAPHIQL_LOCK)
 		npm install --no-audit --no-fund; \
 	fi
 	touch $@
+
+# Everyday entry points (see the README): `make run` serves the wallet, `make test` runs the
+# whole suite (scripts/test.sh installs/starts what it needs: Redis, PostgreSQL, Chromium).
+.PHONY: run test generate build
+
+run: assets
+	go run .
+
+test:
+	bash scripts/test.sh
+
+# Regenerates ent and the two gqlgen layers (order in generate.go); TestGeneratedCodeIsCurrent
+# fails when the committed code differs from this output.
+generate:
+	go generate ./...
+
+build: assets
+	go build -o wallet .
