@@ -19,10 +19,15 @@ import (
 	"github.com/springwallet/wallet/ent/activity"
 	"github.com/springwallet/wallet/ent/appbinding"
 	"github.com/springwallet/wallet/ent/asset"
+	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/redpacket"
+	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
+	"github.com/springwallet/wallet/ent/switchstate"
+	"github.com/springwallet/wallet/ent/withdrawal"
 
 	stdsql "database/sql"
 )
@@ -40,14 +45,24 @@ type Client struct {
 	AppBinding *AppBindingClient
 	// Asset is the client for interacting with the Asset builders.
 	Asset *AssetClient
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// Balance is the client for interacting with the Balance builders.
 	Balance *BalanceClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
+	// RedPacket is the client for interacting with the RedPacket builders.
+	RedPacket *RedPacketClient
+	// RedPacketGrab is the client for interacting with the RedPacketGrab builders.
+	RedPacketGrab *RedPacketGrabClient
 	// RewardOrder is the client for interacting with the RewardOrder builders.
 	RewardOrder *RewardOrderClient
 	// Scene is the client for interacting with the Scene builders.
 	Scene *SceneClient
+	// SwitchState is the client for interacting with the SwitchState builders.
+	SwitchState *SwitchStateClient
+	// Withdrawal is the client for interacting with the Withdrawal builders.
+	Withdrawal *WithdrawalClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -63,10 +78,15 @@ func (c *Client) init() {
 	c.Activity = NewActivityClient(c.config)
 	c.AppBinding = NewAppBindingClient(c.config)
 	c.Asset = NewAssetClient(c.config)
+	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Balance = NewBalanceClient(c.config)
 	c.LedgerEntry = NewLedgerEntryClient(c.config)
+	c.RedPacket = NewRedPacketClient(c.config)
+	c.RedPacketGrab = NewRedPacketGrabClient(c.config)
 	c.RewardOrder = NewRewardOrderClient(c.config)
 	c.Scene = NewSceneClient(c.config)
+	c.SwitchState = NewSwitchStateClient(c.config)
+	c.Withdrawal = NewWithdrawalClient(c.config)
 }
 
 type (
@@ -157,16 +177,21 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		Account:     NewAccountClient(cfg),
-		Activity:    NewActivityClient(cfg),
-		AppBinding:  NewAppBindingClient(cfg),
-		Asset:       NewAssetClient(cfg),
-		Balance:     NewBalanceClient(cfg),
-		LedgerEntry: NewLedgerEntryClient(cfg),
-		RewardOrder: NewRewardOrderClient(cfg),
-		Scene:       NewSceneClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		Account:       NewAccountClient(cfg),
+		Activity:      NewActivityClient(cfg),
+		AppBinding:    NewAppBindingClient(cfg),
+		Asset:         NewAssetClient(cfg),
+		AuditEntry:    NewAuditEntryClient(cfg),
+		Balance:       NewBalanceClient(cfg),
+		LedgerEntry:   NewLedgerEntryClient(cfg),
+		RedPacket:     NewRedPacketClient(cfg),
+		RedPacketGrab: NewRedPacketGrabClient(cfg),
+		RewardOrder:   NewRewardOrderClient(cfg),
+		Scene:         NewSceneClient(cfg),
+		SwitchState:   NewSwitchStateClient(cfg),
+		Withdrawal:    NewWithdrawalClient(cfg),
 	}, nil
 }
 
@@ -184,16 +209,21 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		Account:     NewAccountClient(cfg),
-		Activity:    NewActivityClient(cfg),
-		AppBinding:  NewAppBindingClient(cfg),
-		Asset:       NewAssetClient(cfg),
-		Balance:     NewBalanceClient(cfg),
-		LedgerEntry: NewLedgerEntryClient(cfg),
-		RewardOrder: NewRewardOrderClient(cfg),
-		Scene:       NewSceneClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		Account:       NewAccountClient(cfg),
+		Activity:      NewActivityClient(cfg),
+		AppBinding:    NewAppBindingClient(cfg),
+		Asset:         NewAssetClient(cfg),
+		AuditEntry:    NewAuditEntryClient(cfg),
+		Balance:       NewBalanceClient(cfg),
+		LedgerEntry:   NewLedgerEntryClient(cfg),
+		RedPacket:     NewRedPacketClient(cfg),
+		RedPacketGrab: NewRedPacketGrabClient(cfg),
+		RewardOrder:   NewRewardOrderClient(cfg),
+		Scene:         NewSceneClient(cfg),
+		SwitchState:   NewSwitchStateClient(cfg),
+		Withdrawal:    NewWithdrawalClient(cfg),
 	}, nil
 }
 
@@ -223,8 +253,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.Activity, c.AppBinding, c.Asset, c.Balance, c.LedgerEntry,
-		c.RewardOrder, c.Scene,
+		c.Account, c.Activity, c.AppBinding, c.Asset, c.AuditEntry, c.Balance,
+		c.LedgerEntry, c.RedPacket, c.RedPacketGrab, c.RewardOrder, c.Scene,
+		c.SwitchState, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -234,8 +265,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.Activity, c.AppBinding, c.Asset, c.Balance, c.LedgerEntry,
-		c.RewardOrder, c.Scene,
+		c.Account, c.Activity, c.AppBinding, c.Asset, c.AuditEntry, c.Balance,
+		c.LedgerEntry, c.RedPacket, c.RedPacketGrab, c.RewardOrder, c.Scene,
+		c.SwitchState, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -252,14 +284,24 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AppBinding.mutate(ctx, m)
 	case *AssetMutation:
 		return c.Asset.mutate(ctx, m)
+	case *AuditEntryMutation:
+		return c.AuditEntry.mutate(ctx, m)
 	case *BalanceMutation:
 		return c.Balance.mutate(ctx, m)
 	case *LedgerEntryMutation:
 		return c.LedgerEntry.mutate(ctx, m)
+	case *RedPacketMutation:
+		return c.RedPacket.mutate(ctx, m)
+	case *RedPacketGrabMutation:
+		return c.RedPacketGrab.mutate(ctx, m)
 	case *RewardOrderMutation:
 		return c.RewardOrder.mutate(ctx, m)
 	case *SceneMutation:
 		return c.Scene.mutate(ctx, m)
+	case *SwitchStateMutation:
+		return c.SwitchState.mutate(ctx, m)
+	case *WithdrawalMutation:
+		return c.Withdrawal.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -877,6 +919,140 @@ func (c *AssetClient) mutate(ctx context.Context, m *AssetMutation) (Value, erro
 	}
 }
 
+// AuditEntryClient is a client for the AuditEntry schema.
+type AuditEntryClient struct {
+	config
+}
+
+// NewAuditEntryClient returns a client for the AuditEntry from the given config.
+func NewAuditEntryClient(c config) *AuditEntryClient {
+	return &AuditEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditentry.Hooks(f(g(h())))`.
+func (c *AuditEntryClient) Use(hooks ...Hook) {
+	c.hooks.AuditEntry = append(c.hooks.AuditEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditentry.Intercept(f(g(h())))`.
+func (c *AuditEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditEntry = append(c.inters.AuditEntry, interceptors...)
+}
+
+// Create returns a builder for creating a AuditEntry entity.
+func (c *AuditEntryClient) Create() *AuditEntryCreate {
+	mutation := newAuditEntryMutation(c.config, OpCreate)
+	return &AuditEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditEntry entities.
+func (c *AuditEntryClient) CreateBulk(builders ...*AuditEntryCreate) *AuditEntryCreateBulk {
+	return &AuditEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditEntryClient) MapCreateBulk(slice any, setFunc func(*AuditEntryCreate, int)) *AuditEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditEntryCreateBulk{err: fmt.Errorf("calling to AuditEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditEntry.
+func (c *AuditEntryClient) Update() *AuditEntryUpdate {
+	mutation := newAuditEntryMutation(c.config, OpUpdate)
+	return &AuditEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditEntryClient) UpdateOne(_m *AuditEntry) *AuditEntryUpdateOne {
+	mutation := newAuditEntryMutation(c.config, OpUpdateOne, withAuditEntry(_m))
+	return &AuditEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditEntryClient) UpdateOneID(id int) *AuditEntryUpdateOne {
+	mutation := newAuditEntryMutation(c.config, OpUpdateOne, withAuditEntryID(id))
+	return &AuditEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditEntry.
+func (c *AuditEntryClient) Delete() *AuditEntryDelete {
+	mutation := newAuditEntryMutation(c.config, OpDelete)
+	return &AuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditEntryClient) DeleteOne(_m *AuditEntry) *AuditEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditEntryClient) DeleteOneID(id int) *AuditEntryDeleteOne {
+	builder := c.Delete().Where(auditentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditEntry.
+func (c *AuditEntryClient) Query() *AuditEntryQuery {
+	return &AuditEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditEntry entity by its id.
+func (c *AuditEntryClient) Get(ctx context.Context, id int) (*AuditEntry, error) {
+	return c.Query().Where(auditentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditEntryClient) GetX(ctx context.Context, id int) *AuditEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditEntryClient) Hooks() []Hook {
+	hooks := c.hooks.AuditEntry
+	return append(hooks[:len(hooks):len(hooks)], auditentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditEntryClient) Interceptors() []Interceptor {
+	return c.inters.AuditEntry
+}
+
+func (c *AuditEntryClient) mutate(ctx context.Context, m *AuditEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditEntry mutation op: %q", m.Op())
+	}
+}
+
 // BalanceClient is a client for the Balance schema.
 type BalanceClient struct {
 	config
@@ -1141,6 +1317,272 @@ func (c *LedgerEntryClient) mutate(ctx context.Context, m *LedgerEntryMutation) 
 		return (&LedgerEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LedgerEntry mutation op: %q", m.Op())
+	}
+}
+
+// RedPacketClient is a client for the RedPacket schema.
+type RedPacketClient struct {
+	config
+}
+
+// NewRedPacketClient returns a client for the RedPacket from the given config.
+func NewRedPacketClient(c config) *RedPacketClient {
+	return &RedPacketClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redpacket.Hooks(f(g(h())))`.
+func (c *RedPacketClient) Use(hooks ...Hook) {
+	c.hooks.RedPacket = append(c.hooks.RedPacket, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redpacket.Intercept(f(g(h())))`.
+func (c *RedPacketClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedPacket = append(c.inters.RedPacket, interceptors...)
+}
+
+// Create returns a builder for creating a RedPacket entity.
+func (c *RedPacketClient) Create() *RedPacketCreate {
+	mutation := newRedPacketMutation(c.config, OpCreate)
+	return &RedPacketCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedPacket entities.
+func (c *RedPacketClient) CreateBulk(builders ...*RedPacketCreate) *RedPacketCreateBulk {
+	return &RedPacketCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedPacketClient) MapCreateBulk(slice any, setFunc func(*RedPacketCreate, int)) *RedPacketCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedPacketCreateBulk{err: fmt.Errorf("calling to RedPacketClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedPacketCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedPacketCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedPacket.
+func (c *RedPacketClient) Update() *RedPacketUpdate {
+	mutation := newRedPacketMutation(c.config, OpUpdate)
+	return &RedPacketUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedPacketClient) UpdateOne(_m *RedPacket) *RedPacketUpdateOne {
+	mutation := newRedPacketMutation(c.config, OpUpdateOne, withRedPacket(_m))
+	return &RedPacketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedPacketClient) UpdateOneID(id string) *RedPacketUpdateOne {
+	mutation := newRedPacketMutation(c.config, OpUpdateOne, withRedPacketID(id))
+	return &RedPacketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedPacket.
+func (c *RedPacketClient) Delete() *RedPacketDelete {
+	mutation := newRedPacketMutation(c.config, OpDelete)
+	return &RedPacketDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedPacketClient) DeleteOne(_m *RedPacket) *RedPacketDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedPacketClient) DeleteOneID(id string) *RedPacketDeleteOne {
+	builder := c.Delete().Where(redpacket.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedPacketDeleteOne{builder}
+}
+
+// Query returns a query builder for RedPacket.
+func (c *RedPacketClient) Query() *RedPacketQuery {
+	return &RedPacketQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedPacket},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedPacket entity by its id.
+func (c *RedPacketClient) Get(ctx context.Context, id string) (*RedPacket, error) {
+	return c.Query().Where(redpacket.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedPacketClient) GetX(ctx context.Context, id string) *RedPacket {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RedPacketClient) Hooks() []Hook {
+	return c.hooks.RedPacket
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedPacketClient) Interceptors() []Interceptor {
+	return c.inters.RedPacket
+}
+
+func (c *RedPacketClient) mutate(ctx context.Context, m *RedPacketMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedPacketCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedPacketUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedPacketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedPacketDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedPacket mutation op: %q", m.Op())
+	}
+}
+
+// RedPacketGrabClient is a client for the RedPacketGrab schema.
+type RedPacketGrabClient struct {
+	config
+}
+
+// NewRedPacketGrabClient returns a client for the RedPacketGrab from the given config.
+func NewRedPacketGrabClient(c config) *RedPacketGrabClient {
+	return &RedPacketGrabClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redpacketgrab.Hooks(f(g(h())))`.
+func (c *RedPacketGrabClient) Use(hooks ...Hook) {
+	c.hooks.RedPacketGrab = append(c.hooks.RedPacketGrab, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redpacketgrab.Intercept(f(g(h())))`.
+func (c *RedPacketGrabClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedPacketGrab = append(c.inters.RedPacketGrab, interceptors...)
+}
+
+// Create returns a builder for creating a RedPacketGrab entity.
+func (c *RedPacketGrabClient) Create() *RedPacketGrabCreate {
+	mutation := newRedPacketGrabMutation(c.config, OpCreate)
+	return &RedPacketGrabCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedPacketGrab entities.
+func (c *RedPacketGrabClient) CreateBulk(builders ...*RedPacketGrabCreate) *RedPacketGrabCreateBulk {
+	return &RedPacketGrabCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedPacketGrabClient) MapCreateBulk(slice any, setFunc func(*RedPacketGrabCreate, int)) *RedPacketGrabCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedPacketGrabCreateBulk{err: fmt.Errorf("calling to RedPacketGrabClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedPacketGrabCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedPacketGrabCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedPacketGrab.
+func (c *RedPacketGrabClient) Update() *RedPacketGrabUpdate {
+	mutation := newRedPacketGrabMutation(c.config, OpUpdate)
+	return &RedPacketGrabUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedPacketGrabClient) UpdateOne(_m *RedPacketGrab) *RedPacketGrabUpdateOne {
+	mutation := newRedPacketGrabMutation(c.config, OpUpdateOne, withRedPacketGrab(_m))
+	return &RedPacketGrabUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedPacketGrabClient) UpdateOneID(id int) *RedPacketGrabUpdateOne {
+	mutation := newRedPacketGrabMutation(c.config, OpUpdateOne, withRedPacketGrabID(id))
+	return &RedPacketGrabUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedPacketGrab.
+func (c *RedPacketGrabClient) Delete() *RedPacketGrabDelete {
+	mutation := newRedPacketGrabMutation(c.config, OpDelete)
+	return &RedPacketGrabDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedPacketGrabClient) DeleteOne(_m *RedPacketGrab) *RedPacketGrabDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedPacketGrabClient) DeleteOneID(id int) *RedPacketGrabDeleteOne {
+	builder := c.Delete().Where(redpacketgrab.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedPacketGrabDeleteOne{builder}
+}
+
+// Query returns a query builder for RedPacketGrab.
+func (c *RedPacketGrabClient) Query() *RedPacketGrabQuery {
+	return &RedPacketGrabQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedPacketGrab},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedPacketGrab entity by its id.
+func (c *RedPacketGrabClient) Get(ctx context.Context, id int) (*RedPacketGrab, error) {
+	return c.Query().Where(redpacketgrab.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedPacketGrabClient) GetX(ctx context.Context, id int) *RedPacketGrab {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RedPacketGrabClient) Hooks() []Hook {
+	return c.hooks.RedPacketGrab
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedPacketGrabClient) Interceptors() []Interceptor {
+	return c.inters.RedPacketGrab
+}
+
+func (c *RedPacketGrabClient) mutate(ctx context.Context, m *RedPacketGrabMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedPacketGrabCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedPacketGrabUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedPacketGrabUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedPacketGrabDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedPacketGrab mutation op: %q", m.Op())
 	}
 }
 
@@ -1426,15 +1868,283 @@ func (c *SceneClient) mutate(ctx context.Context, m *SceneMutation) (Value, erro
 	}
 }
 
+// SwitchStateClient is a client for the SwitchState schema.
+type SwitchStateClient struct {
+	config
+}
+
+// NewSwitchStateClient returns a client for the SwitchState from the given config.
+func NewSwitchStateClient(c config) *SwitchStateClient {
+	return &SwitchStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `switchstate.Hooks(f(g(h())))`.
+func (c *SwitchStateClient) Use(hooks ...Hook) {
+	c.hooks.SwitchState = append(c.hooks.SwitchState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `switchstate.Intercept(f(g(h())))`.
+func (c *SwitchStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SwitchState = append(c.inters.SwitchState, interceptors...)
+}
+
+// Create returns a builder for creating a SwitchState entity.
+func (c *SwitchStateClient) Create() *SwitchStateCreate {
+	mutation := newSwitchStateMutation(c.config, OpCreate)
+	return &SwitchStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SwitchState entities.
+func (c *SwitchStateClient) CreateBulk(builders ...*SwitchStateCreate) *SwitchStateCreateBulk {
+	return &SwitchStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SwitchStateClient) MapCreateBulk(slice any, setFunc func(*SwitchStateCreate, int)) *SwitchStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SwitchStateCreateBulk{err: fmt.Errorf("calling to SwitchStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SwitchStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SwitchStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SwitchState.
+func (c *SwitchStateClient) Update() *SwitchStateUpdate {
+	mutation := newSwitchStateMutation(c.config, OpUpdate)
+	return &SwitchStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SwitchStateClient) UpdateOne(_m *SwitchState) *SwitchStateUpdateOne {
+	mutation := newSwitchStateMutation(c.config, OpUpdateOne, withSwitchState(_m))
+	return &SwitchStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SwitchStateClient) UpdateOneID(id string) *SwitchStateUpdateOne {
+	mutation := newSwitchStateMutation(c.config, OpUpdateOne, withSwitchStateID(id))
+	return &SwitchStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SwitchState.
+func (c *SwitchStateClient) Delete() *SwitchStateDelete {
+	mutation := newSwitchStateMutation(c.config, OpDelete)
+	return &SwitchStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SwitchStateClient) DeleteOne(_m *SwitchState) *SwitchStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SwitchStateClient) DeleteOneID(id string) *SwitchStateDeleteOne {
+	builder := c.Delete().Where(switchstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SwitchStateDeleteOne{builder}
+}
+
+// Query returns a query builder for SwitchState.
+func (c *SwitchStateClient) Query() *SwitchStateQuery {
+	return &SwitchStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSwitchState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SwitchState entity by its id.
+func (c *SwitchStateClient) Get(ctx context.Context, id string) (*SwitchState, error) {
+	return c.Query().Where(switchstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SwitchStateClient) GetX(ctx context.Context, id string) *SwitchState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SwitchStateClient) Hooks() []Hook {
+	return c.hooks.SwitchState
+}
+
+// Interceptors returns the client interceptors.
+func (c *SwitchStateClient) Interceptors() []Interceptor {
+	return c.inters.SwitchState
+}
+
+func (c *SwitchStateClient) mutate(ctx context.Context, m *SwitchStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SwitchStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SwitchStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SwitchStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SwitchStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SwitchState mutation op: %q", m.Op())
+	}
+}
+
+// WithdrawalClient is a client for the Withdrawal schema.
+type WithdrawalClient struct {
+	config
+}
+
+// NewWithdrawalClient returns a client for the Withdrawal from the given config.
+func NewWithdrawalClient(c config) *WithdrawalClient {
+	return &WithdrawalClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `withdrawal.Hooks(f(g(h())))`.
+func (c *WithdrawalClient) Use(hooks ...Hook) {
+	c.hooks.Withdrawal = append(c.hooks.Withdrawal, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `withdrawal.Intercept(f(g(h())))`.
+func (c *WithdrawalClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Withdrawal = append(c.inters.Withdrawal, interceptors...)
+}
+
+// Create returns a builder for creating a Withdrawal entity.
+func (c *WithdrawalClient) Create() *WithdrawalCreate {
+	mutation := newWithdrawalMutation(c.config, OpCreate)
+	return &WithdrawalCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Withdrawal entities.
+func (c *WithdrawalClient) CreateBulk(builders ...*WithdrawalCreate) *WithdrawalCreateBulk {
+	return &WithdrawalCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WithdrawalClient) MapCreateBulk(slice any, setFunc func(*WithdrawalCreate, int)) *WithdrawalCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WithdrawalCreateBulk{err: fmt.Errorf("calling to WithdrawalClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WithdrawalCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WithdrawalCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Withdrawal.
+func (c *WithdrawalClient) Update() *WithdrawalUpdate {
+	mutation := newWithdrawalMutation(c.config, OpUpdate)
+	return &WithdrawalUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WithdrawalClient) UpdateOne(_m *Withdrawal) *WithdrawalUpdateOne {
+	mutation := newWithdrawalMutation(c.config, OpUpdateOne, withWithdrawal(_m))
+	return &WithdrawalUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WithdrawalClient) UpdateOneID(id string) *WithdrawalUpdateOne {
+	mutation := newWithdrawalMutation(c.config, OpUpdateOne, withWithdrawalID(id))
+	return &WithdrawalUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Withdrawal.
+func (c *WithdrawalClient) Delete() *WithdrawalDelete {
+	mutation := newWithdrawalMutation(c.config, OpDelete)
+	return &WithdrawalDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WithdrawalClient) DeleteOne(_m *Withdrawal) *WithdrawalDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WithdrawalClient) DeleteOneID(id string) *WithdrawalDeleteOne {
+	builder := c.Delete().Where(withdrawal.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WithdrawalDeleteOne{builder}
+}
+
+// Query returns a query builder for Withdrawal.
+func (c *WithdrawalClient) Query() *WithdrawalQuery {
+	return &WithdrawalQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWithdrawal},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Withdrawal entity by its id.
+func (c *WithdrawalClient) Get(ctx context.Context, id string) (*Withdrawal, error) {
+	return c.Query().Where(withdrawal.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WithdrawalClient) GetX(ctx context.Context, id string) *Withdrawal {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WithdrawalClient) Hooks() []Hook {
+	return c.hooks.Withdrawal
+}
+
+// Interceptors returns the client interceptors.
+func (c *WithdrawalClient) Interceptors() []Interceptor {
+	return c.inters.Withdrawal
+}
+
+func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WithdrawalCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WithdrawalUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WithdrawalUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WithdrawalDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Withdrawal mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, Activity, AppBinding, Asset, Balance, LedgerEntry, RewardOrder,
-		Scene []ent.Hook
+		Account, Activity, AppBinding, Asset, AuditEntry, Balance, LedgerEntry,
+		RedPacket, RedPacketGrab, RewardOrder, Scene, SwitchState,
+		Withdrawal []ent.Hook
 	}
 	inters struct {
-		Account, Activity, AppBinding, Asset, Balance, LedgerEntry, RewardOrder,
-		Scene []ent.Interceptor
+		Account, Activity, AppBinding, Asset, AuditEntry, Balance, LedgerEntry,
+		RedPacket, RedPacketGrab, RewardOrder, Scene, SwitchState,
+		Withdrawal []ent.Interceptor
 	}
 )
 

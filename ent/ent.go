@@ -16,10 +16,15 @@ import (
 	"github.com/springwallet/wallet/ent/activity"
 	"github.com/springwallet/wallet/ent/appbinding"
 	"github.com/springwallet/wallet/ent/asset"
+	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/redpacket"
+	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
+	"github.com/springwallet/wallet/ent/switchstate"
+	"github.com/springwallet/wallet/ent/withdrawal"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -80,14 +85,19 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			account.Table:     account.ValidColumn,
-			activity.Table:    activity.ValidColumn,
-			appbinding.Table:  appbinding.ValidColumn,
-			asset.Table:       asset.ValidColumn,
-			balance.Table:     balance.ValidColumn,
-			ledgerentry.Table: ledgerentry.ValidColumn,
-			rewardorder.Table: rewardorder.ValidColumn,
-			scene.Table:       scene.ValidColumn,
+			account.Table:       account.ValidColumn,
+			activity.Table:      activity.ValidColumn,
+			appbinding.Table:    appbinding.ValidColumn,
+			asset.Table:         asset.ValidColumn,
+			auditentry.Table:    auditentry.ValidColumn,
+			balance.Table:       balance.ValidColumn,
+			ledgerentry.Table:   ledgerentry.ValidColumn,
+			redpacket.Table:     redpacket.ValidColumn,
+			redpacketgrab.Table: redpacketgrab.ValidColumn,
+			rewardorder.Table:   rewardorder.ValidColumn,
+			scene.Table:         scene.ValidColumn,
+			switchstate.Table:   switchstate.ValidColumn,
+			withdrawal.Table:    withdrawal.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -22,14 +22,24 @@ type Tx struct {
 	AppBinding *AppBindingClient
 	// Asset is the client for interacting with the Asset builders.
 	Asset *AssetClient
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// Balance is the client for interacting with the Balance builders.
 	Balance *BalanceClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
+	// RedPacket is the client for interacting with the RedPacket builders.
+	RedPacket *RedPacketClient
+	// RedPacketGrab is the client for interacting with the RedPacketGrab builders.
+	RedPacketGrab *RedPacketGrabClient
 	// RewardOrder is the client for interacting with the RewardOrder builders.
 	RewardOrder *RewardOrderClient
 	// Scene is the client for interacting with the Scene builders.
 	Scene *SceneClient
+	// SwitchState is the client for interacting with the SwitchState builders.
+	SwitchState *SwitchStateClient
+	// Withdrawal is the client for interacting with the Withdrawal builders.
+	Withdrawal *WithdrawalClient
 
 	// lazily loaded.
 	client     *Client
@@ -165,10 +175,15 @@ func (tx *Tx) init() {
 	tx.Activity = NewActivityClient(tx.config)
 	tx.AppBinding = NewAppBindingClient(tx.config)
 	tx.Asset = NewAssetClient(tx.config)
+	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Balance = NewBalanceClient(tx.config)
 	tx.LedgerEntry = NewLedgerEntryClient(tx.config)
+	tx.RedPacket = NewRedPacketClient(tx.config)
+	tx.RedPacketGrab = NewRedPacketGrabClient(tx.config)
 	tx.RewardOrder = NewRewardOrderClient(tx.config)
 	tx.Scene = NewSceneClient(tx.config)
+	tx.SwitchState = NewSwitchStateClient(tx.config)
+	tx.Withdrawal = NewWithdrawalClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/springwallet/wallet/graph/generated"
 	"github.com/springwallet/wallet/graph/model"
@@ -51,6 +52,21 @@ func (r *mutationResolver) ForceSettle(ctx context.Context, activityID string) (
 	return &model.ForceSettlePayload{SettledCount: res.Count, SettledAmount: res.Amount, Wallet: w}, nil
 }
 
+// Withdraw is the resolver for the withdraw field.
+func (r *mutationResolver) Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error) {
+	panic(fmt.Errorf("not implemented: Withdraw - withdraw"))
+}
+
+// SendRedPacket is the resolver for the sendRedPacket field.
+func (r *mutationResolver) SendRedPacket(ctx context.Context, input model.SendRedPacketInput) (*model.SendRedPacketPayload, error) {
+	panic(fmt.Errorf("not implemented: SendRedPacket - sendRedPacket"))
+}
+
+// GrabRedPacket is the resolver for the grabRedPacket field.
+func (r *mutationResolver) GrabRedPacket(ctx context.Context, id string) (*model.GrabRedPacketPayload, error) {
+	panic(fmt.Errorf("not implemented: GrabRedPacket - grabRedPacket"))
+}
+
 // RedeemToken is the resolver for the redeemToken field.
 func (r *mutationResolver) RedeemToken(ctx context.Context, token string) (*model.RedeemTokenPayload, error) {
 	p, err := caller(ctx)
@@ -80,6 +96,16 @@ func (r *queryResolver) Wallet(ctx context.Context, activityID string) (*model.W
 		return nil, err
 	}
 	return r.liveWallet(ctx, live, p.ActID)
+}
+
+// WalletFeed is the resolver for the walletFeed field.
+func (r *queryResolver) WalletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error) {
+	panic(fmt.Errorf("not implemented: WalletFeed - walletFeed"))
+}
+
+// Withdrawal is the resolver for the withdrawal field.
+func (r *queryResolver) Withdrawal(ctx context.Context, id string) (*model.Withdrawal, error) {
+	panic(fmt.Errorf("not implemented: Withdrawal - withdrawal"))
 }
 
 // HasReward is the resolver for the hasReward field.

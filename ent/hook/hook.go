@@ -57,6 +57,18 @@ func (f AssetFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AssetMutation", m)
 }
 
+// The AuditEntryFunc type is an adapter to allow the use of ordinary
+// function as AuditEntry mutator.
+type AuditEntryFunc func(context.Context, *ent.AuditEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AuditEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AuditEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditEntryMutation", m)
+}
+
 // The BalanceFunc type is an adapter to allow the use of ordinary
 // function as Balance mutator.
 type BalanceFunc func(context.Context, *ent.BalanceMutation) (ent.Value, error)
@@ -81,6 +93,30 @@ func (f LedgerEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerEntryMutation", m)
 }
 
+// The RedPacketFunc type is an adapter to allow the use of ordinary
+// function as RedPacket mutator.
+type RedPacketFunc func(context.Context, *ent.RedPacketMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedPacketFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedPacketMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketMutation", m)
+}
+
+// The RedPacketGrabFunc type is an adapter to allow the use of ordinary
+// function as RedPacketGrab mutator.
+type RedPacketGrabFunc func(context.Context, *ent.RedPacketGrabMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedPacketGrabFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedPacketGrabMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketGrabMutation", m)
+}
+
 // The RewardOrderFunc type is an adapter to allow the use of ordinary
 // function as RewardOrder mutator.
 type RewardOrderFunc func(context.Context, *ent.RewardOrderMutation) (ent.Value, error)
@@ -103,6 +139,30 @@ func (f SceneFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SceneMutation", m)
+}
+
+// The SwitchStateFunc type is an adapter to allow the use of ordinary
+// function as SwitchState mutator.
+type SwitchStateFunc func(context.Context, *ent.SwitchStateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SwitchStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SwitchStateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SwitchStateMutation", m)
+}
+
+// The WithdrawalFunc type is an adapter to allow the use of ordinary
+// function as Withdrawal mutator.
+type WithdrawalFunc func(context.Context, *ent.WithdrawalMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WithdrawalFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WithdrawalMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WithdrawalMutation", m)
 }
 
 // Condition is a hook condition function.

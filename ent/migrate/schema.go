@@ -102,6 +102,36 @@ var (
 			},
 		},
 	}
+	// AuditEntriesColumns holds the columns for the "audit_entries" table.
+	AuditEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "actor", Type: field.TypeString},
+		{Name: "action", Type: field.TypeString},
+		{Name: "target", Type: field.TypeString},
+		{Name: "before", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "after", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "reason", Type: field.TypeString, Default: ""},
+		{Name: "request_id", Type: field.TypeString, Default: ""},
+		{Name: "at", Type: field.TypeTime},
+	}
+	// AuditEntriesTable holds the schema information for the "audit_entries" table.
+	AuditEntriesTable = &schema.Table{
+		Name:       "audit_entries",
+		Columns:    AuditEntriesColumns,
+		PrimaryKey: []*schema.Column{AuditEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditentry_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[8]},
+			},
+			{
+				Name:    "auditentry_target",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[3]},
+			},
+		},
+	}
 	// BalancesColumns holds the columns for the "balances" table.
 	BalancesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -142,9 +172,9 @@ var (
 		PrimaryKey: []*schema.Column{LedgerEntriesColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "ledgerentry_activity_id_account",
+				Name:    "ledgerentry_activity_id_account_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[4]},
+				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[4], LedgerEntriesColumns[1]},
 			},
 			{
 				Name:    "ledgerentry_txn_id",
@@ -155,6 +185,69 @@ var (
 				Name:    "ledgerentry_activity_id_ref",
 				Unique:  false,
 				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[8]},
+			},
+		},
+	}
+	// RedPacketsColumns holds the columns for the "red_packets" table.
+	RedPacketsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "sender_act_id", Type: field.TypeInt64},
+		{Name: "request_id", Type: field.TypeString},
+		{Name: "total_amount", Type: field.TypeInt64},
+		{Name: "count", Type: field.TypeInt},
+		{Name: "mode", Type: field.TypeEnum, Enums: []string{"RANDOM", "FIXED"}},
+		{Name: "greeting", Type: field.TypeString, Default: ""},
+		{Name: "shares", Type: field.TypeJSON},
+		{Name: "remaining_count", Type: field.TypeInt},
+		{Name: "remaining_amount", Type: field.TypeInt64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "FINISHED", "EXPIRED"}, Default: "OPEN"},
+		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// RedPacketsTable holds the schema information for the "red_packets" table.
+	RedPacketsTable = &schema.Table{
+		Name:       "red_packets",
+		Columns:    RedPacketsColumns,
+		PrimaryKey: []*schema.Column{RedPacketsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redpacket_activity_id_sender_act_id_request_id",
+				Unique:  true,
+				Columns: []*schema.Column{RedPacketsColumns[1], RedPacketsColumns[2], RedPacketsColumns[3]},
+			},
+			{
+				Name:    "redpacket_status_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{RedPacketsColumns[11], RedPacketsColumns[13]},
+			},
+		},
+	}
+	// RedPacketGrabsColumns holds the columns for the "red_packet_grabs" table.
+	RedPacketGrabsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "packet_id", Type: field.TypeString},
+		{Name: "act_id", Type: field.TypeInt64},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// RedPacketGrabsTable holds the schema information for the "red_packet_grabs" table.
+	RedPacketGrabsTable = &schema.Table{
+		Name:       "red_packet_grabs",
+		Columns:    RedPacketGrabsColumns,
+		PrimaryKey: []*schema.Column{RedPacketGrabsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redpacketgrab_packet_id_act_id",
+				Unique:  true,
+				Columns: []*schema.Column{RedPacketGrabsColumns[1], RedPacketGrabsColumns[2]},
+			},
+			{
+				Name:    "redpacketgrab_packet_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{RedPacketGrabsColumns[1], RedPacketGrabsColumns[3]},
 			},
 		},
 	}
@@ -187,9 +280,9 @@ var (
 				Columns: []*schema.Column{RewardOrdersColumns[1], RewardOrdersColumns[2]},
 			},
 			{
-				Name:    "rewardorder_activity_id_act_id_issued_at",
+				Name:    "rewardorder_activity_id_act_id_issued_at_order_no",
 				Unique:  false,
-				Columns: []*schema.Column{RewardOrdersColumns[1], RewardOrdersColumns[3], RewardOrdersColumns[12]},
+				Columns: []*schema.Column{RewardOrdersColumns[1], RewardOrdersColumns[3], RewardOrdersColumns[12], RewardOrdersColumns[2]},
 			},
 			{
 				Name:    "rewardorder_activity_id_act_id_scene_id",
@@ -232,16 +325,78 @@ var (
 			},
 		},
 	}
+	// SwitchStatesColumns holds the columns for the "switch_states" table.
+	SwitchStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "enabled", Type: field.TypeBool},
+		{Name: "updated_by", Type: field.TypeString, Default: ""},
+		{Name: "reason", Type: field.TypeString, Default: ""},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// SwitchStatesTable holds the schema information for the "switch_states" table.
+	SwitchStatesTable = &schema.Table{
+		Name:       "switch_states",
+		Columns:    SwitchStatesColumns,
+		PrimaryKey: []*schema.Column{SwitchStatesColumns[0]},
+	}
+	// WithdrawalsColumns holds the columns for the "withdrawals" table.
+	WithdrawalsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "act_id", Type: field.TypeInt64},
+		{Name: "request_id", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PROCESSING", "SUCCEEDED", "FAILED"}, Default: "PROCESSING"},
+		{Name: "failure_reason", Type: field.TypeString, Default: ""},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// WithdrawalsTable holds the schema information for the "withdrawals" table.
+	WithdrawalsTable = &schema.Table{
+		Name:       "withdrawals",
+		Columns:    WithdrawalsColumns,
+		PrimaryKey: []*schema.Column{WithdrawalsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "withdrawal_activity_id_act_id_request_id",
+				Unique:  true,
+				Columns: []*schema.Column{WithdrawalsColumns[1], WithdrawalsColumns[2], WithdrawalsColumns[3]},
+			},
+			{
+				Name:    "withdrawal_activity_id_act_id_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{WithdrawalsColumns[1], WithdrawalsColumns[2], WithdrawalsColumns[10], WithdrawalsColumns[0]},
+			},
+			{
+				Name:    "withdrawal_act_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WithdrawalsColumns[2], WithdrawalsColumns[10]},
+			},
+			{
+				Name:    "withdrawal_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{WithdrawalsColumns[5], WithdrawalsColumns[8]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AccountsTable,
 		ActivitiesTable,
 		AppBindingsTable,
 		AssetsTable,
+		AuditEntriesTable,
 		BalancesTable,
 		LedgerEntriesTable,
+		RedPacketsTable,
+		RedPacketGrabsTable,
 		RewardOrdersTable,
 		ScenesTable,
+		SwitchStatesTable,
+		WithdrawalsTable,
 	}
 )
 

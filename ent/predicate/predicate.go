@@ -18,14 +18,29 @@ type AppBinding func(*sql.Selector)
 // Asset is the predicate function for asset builders.
 type Asset func(*sql.Selector)
 
+// AuditEntry is the predicate function for auditentry builders.
+type AuditEntry func(*sql.Selector)
+
 // Balance is the predicate function for balance builders.
 type Balance func(*sql.Selector)
 
 // LedgerEntry is the predicate function for ledgerentry builders.
 type LedgerEntry func(*sql.Selector)
 
+// RedPacket is the predicate function for redpacket builders.
+type RedPacket func(*sql.Selector)
+
+// RedPacketGrab is the predicate function for redpacketgrab builders.
+type RedPacketGrab func(*sql.Selector)
+
 // RewardOrder is the predicate function for rewardorder builders.
 type RewardOrder func(*sql.Selector)
 
 // Scene is the predicate function for scene builders.
 type Scene func(*sql.Selector)
+
+// SwitchState is the predicate function for switchstate builders.
+type SwitchState func(*sql.Selector)
+
+// Withdrawal is the predicate function for withdrawal builders.
+type Withdrawal func(*sql.Selector)

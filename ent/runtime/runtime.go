@@ -9,11 +9,16 @@ import (
 	"github.com/springwallet/wallet/ent/activity"
 	"github.com/springwallet/wallet/ent/appbinding"
 	"github.com/springwallet/wallet/ent/asset"
+	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/redpacket"
+	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
 	"github.com/springwallet/wallet/ent/schema"
+	"github.com/springwallet/wallet/ent/switchstate"
+	"github.com/springwallet/wallet/ent/withdrawal"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -84,6 +89,26 @@ func init() {
 	assetDescCreatedAt := assetMixinFields0[0].Descriptor()
 	// asset.DefaultCreatedAt holds the default value on creation for the created_at field.
 	asset.DefaultCreatedAt = assetDescCreatedAt.Default.(func() time.Time)
+	auditentryHooks := schema.AuditEntry{}.Hooks()
+	auditentry.Hooks[0] = auditentryHooks[0]
+	auditentryFields := schema.AuditEntry{}.Fields()
+	_ = auditentryFields
+	// auditentryDescBefore is the schema descriptor for before field.
+	auditentryDescBefore := auditentryFields[3].Descriptor()
+	// auditentry.DefaultBefore holds the default value on creation for the before field.
+	auditentry.DefaultBefore = auditentryDescBefore.Default.(string)
+	// auditentryDescAfter is the schema descriptor for after field.
+	auditentryDescAfter := auditentryFields[4].Descriptor()
+	// auditentry.DefaultAfter holds the default value on creation for the after field.
+	auditentry.DefaultAfter = auditentryDescAfter.Default.(string)
+	// auditentryDescReason is the schema descriptor for reason field.
+	auditentryDescReason := auditentryFields[5].Descriptor()
+	// auditentry.DefaultReason holds the default value on creation for the reason field.
+	auditentry.DefaultReason = auditentryDescReason.Default.(string)
+	// auditentryDescRequestID is the schema descriptor for request_id field.
+	auditentryDescRequestID := auditentryFields[6].Descriptor()
+	// auditentry.DefaultRequestID holds the default value on creation for the request_id field.
+	auditentry.DefaultRequestID = auditentryDescRequestID.Default.(string)
 	balanceFields := schema.Balance{}.Fields()
 	_ = balanceFields
 	// balanceDescSettled is the schema descriptor for settled field.
@@ -109,6 +134,30 @@ func init() {
 	ledgerentryDescActID := ledgerentryFields[3].Descriptor()
 	// ledgerentry.DefaultActID holds the default value on creation for the act_id field.
 	ledgerentry.DefaultActID = ledgerentryDescActID.Default.(int64)
+	redpacketFields := schema.RedPacket{}.Fields()
+	_ = redpacketFields
+	// redpacketDescTotalAmount is the schema descriptor for total_amount field.
+	redpacketDescTotalAmount := redpacketFields[4].Descriptor()
+	// redpacket.TotalAmountValidator is a validator for the "total_amount" field. It is called by the builders before save.
+	redpacket.TotalAmountValidator = redpacketDescTotalAmount.Validators[0].(func(int64) error)
+	// redpacketDescCount is the schema descriptor for count field.
+	redpacketDescCount := redpacketFields[5].Descriptor()
+	// redpacket.CountValidator is a validator for the "count" field. It is called by the builders before save.
+	redpacket.CountValidator = redpacketDescCount.Validators[0].(func(int) error)
+	// redpacketDescGreeting is the schema descriptor for greeting field.
+	redpacketDescGreeting := redpacketFields[7].Descriptor()
+	// redpacket.DefaultGreeting holds the default value on creation for the greeting field.
+	redpacket.DefaultGreeting = redpacketDescGreeting.Default.(string)
+	// redpacketDescRefundedAmount is the schema descriptor for refunded_amount field.
+	redpacketDescRefundedAmount := redpacketFields[12].Descriptor()
+	// redpacket.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
+	redpacket.DefaultRefundedAmount = redpacketDescRefundedAmount.Default.(int64)
+	redpacketgrabFields := schema.RedPacketGrab{}.Fields()
+	_ = redpacketgrabFields
+	// redpacketgrabDescAmount is the schema descriptor for amount field.
+	redpacketgrabDescAmount := redpacketgrabFields[3].Descriptor()
+	// redpacketgrab.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	redpacketgrab.AmountValidator = redpacketgrabDescAmount.Validators[0].(func(int64) error)
 	rewardorderFields := schema.RewardOrder{}.Fields()
 	_ = rewardorderFields
 	// rewardorderDescAmount is the schema descriptor for amount field.
@@ -162,6 +211,36 @@ func init() {
 	scene.DefaultUpdatedAt = sceneDescUpdatedAt.Default.(func() time.Time)
 	// scene.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	scene.UpdateDefaultUpdatedAt = sceneDescUpdatedAt.UpdateDefault.(func() time.Time)
+	switchstateFields := schema.SwitchState{}.Fields()
+	_ = switchstateFields
+	// switchstateDescUpdatedBy is the schema descriptor for updated_by field.
+	switchstateDescUpdatedBy := switchstateFields[2].Descriptor()
+	// switchstate.DefaultUpdatedBy holds the default value on creation for the updated_by field.
+	switchstate.DefaultUpdatedBy = switchstateDescUpdatedBy.Default.(string)
+	// switchstateDescReason is the schema descriptor for reason field.
+	switchstateDescReason := switchstateFields[3].Descriptor()
+	// switchstate.DefaultReason holds the default value on creation for the reason field.
+	switchstate.DefaultReason = switchstateDescReason.Default.(string)
+	withdrawalFields := schema.Withdrawal{}.Fields()
+	_ = withdrawalFields
+	// withdrawalDescAmount is the schema descriptor for amount field.
+	withdrawalDescAmount := withdrawalFields[4].Descriptor()
+	// withdrawal.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	withdrawal.AmountValidator = withdrawalDescAmount.Validators[0].(func(int64) error)
+	// withdrawalDescFailureReason is the schema descriptor for failure_reason field.
+	withdrawalDescFailureReason := withdrawalFields[6].Descriptor()
+	// withdrawal.DefaultFailureReason holds the default value on creation for the failure_reason field.
+	withdrawal.DefaultFailureReason = withdrawalDescFailureReason.Default.(string)
+	// withdrawalDescAttempts is the schema descriptor for attempts field.
+	withdrawalDescAttempts := withdrawalFields[7].Descriptor()
+	// withdrawal.DefaultAttempts holds the default value on creation for the attempts field.
+	withdrawal.DefaultAttempts = withdrawalDescAttempts.Default.(int)
+	// withdrawalDescUpdatedAt is the schema descriptor for updated_at field.
+	withdrawalDescUpdatedAt := withdrawalFields[11].Descriptor()
+	// withdrawal.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	withdrawal.DefaultUpdatedAt = withdrawalDescUpdatedAt.Default.(func() time.Time)
+	// withdrawal.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	withdrawal.UpdateDefaultUpdatedAt = withdrawalDescUpdatedAt.UpdateDefault.(func() time.Time)
 }
 
 const (

@@ -37,7 +37,7 @@ func (LedgerEntry) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Indexes of the LedgerEntry.
 func (LedgerEntry) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("activity_id", "account"),
+		index.Fields("activity_id", "account", "created_at"),
 		index.Fields("txn_id"),
 		index.Fields("activity_id", "ref"),
 	}

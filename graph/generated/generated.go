@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
@@ -43,10 +44,34 @@ type ComplexityRoot struct {
 		Phase func(childComplexity int) int
 	}
 
+	FeedConnection struct {
+		DegradedSources func(childComplexity int) int
+		Edges           func(childComplexity int) int
+		PageInfo        func(childComplexity int) int
+	}
+
+	FeedEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	FeedItem struct {
+		Amount     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
 	ForceSettlePayload struct {
 		SettledAmount func(childComplexity int) int
 		SettledCount  func(childComplexity int) int
 		Wallet        func(childComplexity int) int
+	}
+
+	GrabRedPacketPayload struct {
+		Amount    func(childComplexity int) int
+		RedPacket func(childComplexity int) int
 	}
 
 	IssueRewardPayload struct {
@@ -57,14 +82,35 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ForceSettle func(childComplexity int, activityID string) int
-		IssueReward func(childComplexity int, input model.IssueRewardInput) int
-		RedeemToken func(childComplexity int, token string) int
+		ForceSettle   func(childComplexity int, activityID string) int
+		GrabRedPacket func(childComplexity int, id string) int
+		IssueReward   func(childComplexity int, input model.IssueRewardInput) int
+		RedeemToken   func(childComplexity int, token string) int
+		SendRedPacket func(childComplexity int, input model.SendRedPacketInput) int
+		Withdraw      func(childComplexity int, input model.WithdrawInput) int
+	}
+
+	PageInfo struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
 	}
 
 	Query struct {
-		HasReward func(childComplexity int, activityID string, sceneID string) int
-		Wallet    func(childComplexity int, activityID string) int
+		HasReward  func(childComplexity int, activityID string, sceneID string) int
+		Wallet     func(childComplexity int, activityID string) int
+		WalletFeed func(childComplexity int, activityID string, first int, after *string) int
+		Withdrawal func(childComplexity int, id string) int
+	}
+
+	RedPacket struct {
+		Count           func(childComplexity int) int
+		ExpiresAt       func(childComplexity int) int
+		Greeting        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Mode            func(childComplexity int) int
+		RemainingAmount func(childComplexity int) int
+		RemainingCount  func(childComplexity int) int
+		TotalAmount     func(childComplexity int) int
 	}
 
 	RedeemTokenPayload struct {
@@ -73,12 +119,31 @@ type ComplexityRoot struct {
 		Status   func(childComplexity int) int
 	}
 
+	SendRedPacketPayload struct {
+		RedPacket func(childComplexity int) int
+		Replayed  func(childComplexity int) int
+		Wallet    func(childComplexity int) int
+	}
+
 	Wallet struct {
 		Activity         func(childComplexity int) int
 		Balance          func(childComplexity int) int
 		CumulativeIncome func(childComplexity int) int
 		Pending          func(childComplexity int) int
 		Settled          func(childComplexity int) int
+	}
+
+	WithdrawPayload struct {
+		Replayed   func(childComplexity int) int
+		Wallet     func(childComplexity int) int
+		Withdrawal func(childComplexity int) int
+	}
+
+	Withdrawal struct {
+		Amount    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Status    func(childComplexity int) int
 	}
 }
 
@@ -89,10 +154,15 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	IssueReward(ctx context.Context, input model.IssueRewardInput) (*model.IssueRewardPayload, error)
 	ForceSettle(ctx context.Context, activityID string) (*model.ForceSettlePayload, error)
+	Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error)
+	SendRedPacket(ctx context.Context, input model.SendRedPacketInput) (*model.SendRedPacketPayload, error)
+	GrabRedPacket(ctx context.Context, id string) (*model.GrabRedPacketPayload, error)
 	RedeemToken(ctx context.Context, token string) (*model.RedeemTokenPayload, error)
 }
 type QueryResolver interface {
 	Wallet(ctx context.Context, activityID string) (*model.Wallet, error)
+	WalletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error)
+	Withdrawal(ctx context.Context, id string) (*model.Withdrawal, error)
 	HasReward(ctx context.Context, activityID string, sceneID string) (bool, error)
 }
 
@@ -127,6 +197,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Activity.Phase(childComplexity), true
 
+	case "FeedConnection.degradedSources":
+		if e.ComplexityRoot.FeedConnection.DegradedSources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedConnection.DegradedSources(childComplexity), true
+	case "FeedConnection.edges":
+		if e.ComplexityRoot.FeedConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedConnection.Edges(childComplexity), true
+	case "FeedConnection.pageInfo":
+		if e.ComplexityRoot.FeedConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedConnection.PageInfo(childComplexity), true
+
+	case "FeedEdge.cursor":
+		if e.ComplexityRoot.FeedEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedEdge.Cursor(childComplexity), true
+	case "FeedEdge.node":
+		if e.ComplexityRoot.FeedEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedEdge.Node(childComplexity), true
+
+	case "FeedItem.amount":
+		if e.ComplexityRoot.FeedItem.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedItem.Amount(childComplexity), true
+	case "FeedItem.id":
+		if e.ComplexityRoot.FeedItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedItem.ID(childComplexity), true
+	case "FeedItem.kind":
+		if e.ComplexityRoot.FeedItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedItem.Kind(childComplexity), true
+	case "FeedItem.occurredAt":
+		if e.ComplexityRoot.FeedItem.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedItem.OccurredAt(childComplexity), true
+	case "FeedItem.status":
+		if e.ComplexityRoot.FeedItem.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedItem.Status(childComplexity), true
+
 	case "ForceSettlePayload.settledAmount":
 		if e.ComplexityRoot.ForceSettlePayload.SettledAmount == nil {
 			break
@@ -145,6 +278,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ForceSettlePayload.Wallet(childComplexity), true
+
+	case "GrabRedPacketPayload.amount":
+		if e.ComplexityRoot.GrabRedPacketPayload.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrabRedPacketPayload.Amount(childComplexity), true
+	case "GrabRedPacketPayload.redPacket":
+		if e.ComplexityRoot.GrabRedPacketPayload.RedPacket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrabRedPacketPayload.RedPacket(childComplexity), true
 
 	case "IssueRewardPayload.orderNo":
 		if e.ComplexityRoot.IssueRewardPayload.OrderNo == nil {
@@ -182,6 +328,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ForceSettle(childComplexity, args["activityId"].(string)), true
+	case "Mutation.grabRedPacket":
+		if e.ComplexityRoot.Mutation.GrabRedPacket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_grabRedPacket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GrabRedPacket(childComplexity, args["id"].(string)), true
 	case "Mutation.issueReward":
 		if e.ComplexityRoot.Mutation.IssueReward == nil {
 			break
@@ -204,6 +361,41 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeemToken(childComplexity, args["token"].(string)), true
+	case "Mutation.sendRedPacket":
+		if e.ComplexityRoot.Mutation.SendRedPacket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendRedPacket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendRedPacket(childComplexity, args["input"].(model.SendRedPacketInput)), true
+	case "Mutation.withdraw":
+		if e.ComplexityRoot.Mutation.Withdraw == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdraw_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Withdraw(childComplexity, args["input"].(model.WithdrawInput)), true
+
+	case "PageInfo.endCursor":
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
+	case "PageInfo.hasNextPage":
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
 	case "Query.hasReward":
 		if e.ComplexityRoot.Query.HasReward == nil {
@@ -228,6 +420,77 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Wallet(childComplexity, args["activityId"].(string)), true
+	case "Query.walletFeed":
+		if e.ComplexityRoot.Query.WalletFeed == nil {
+			break
+		}
+
+		args, err := ec.field_Query_walletFeed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WalletFeed(childComplexity, args["activityId"].(string), args["first"].(int), args["after"].(*string)), true
+	case "Query.withdrawal":
+		if e.ComplexityRoot.Query.Withdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Query_withdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Withdrawal(childComplexity, args["id"].(string)), true
+
+	case "RedPacket.count":
+		if e.ComplexityRoot.RedPacket.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.Count(childComplexity), true
+	case "RedPacket.expiresAt":
+		if e.ComplexityRoot.RedPacket.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.ExpiresAt(childComplexity), true
+	case "RedPacket.greeting":
+		if e.ComplexityRoot.RedPacket.Greeting == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.Greeting(childComplexity), true
+	case "RedPacket.id":
+		if e.ComplexityRoot.RedPacket.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.ID(childComplexity), true
+	case "RedPacket.mode":
+		if e.ComplexityRoot.RedPacket.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.Mode(childComplexity), true
+	case "RedPacket.remainingAmount":
+		if e.ComplexityRoot.RedPacket.RemainingAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.RemainingAmount(childComplexity), true
+	case "RedPacket.remainingCount":
+		if e.ComplexityRoot.RedPacket.RemainingCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.RemainingCount(childComplexity), true
+	case "RedPacket.totalAmount":
+		if e.ComplexityRoot.RedPacket.TotalAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedPacket.TotalAmount(childComplexity), true
 
 	case "RedeemTokenPayload.orderNo":
 		if e.ComplexityRoot.RedeemTokenPayload.OrderNo == nil {
@@ -247,6 +510,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RedeemTokenPayload.Status(childComplexity), true
+
+	case "SendRedPacketPayload.redPacket":
+		if e.ComplexityRoot.SendRedPacketPayload.RedPacket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRedPacketPayload.RedPacket(childComplexity), true
+	case "SendRedPacketPayload.replayed":
+		if e.ComplexityRoot.SendRedPacketPayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRedPacketPayload.Replayed(childComplexity), true
+	case "SendRedPacketPayload.wallet":
+		if e.ComplexityRoot.SendRedPacketPayload.Wallet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRedPacketPayload.Wallet(childComplexity), true
 
 	case "Wallet.activity":
 		if e.ComplexityRoot.Wallet.Activity == nil {
@@ -279,6 +561,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Wallet.Settled(childComplexity), true
 
+	case "WithdrawPayload.replayed":
+		if e.ComplexityRoot.WithdrawPayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithdrawPayload.Replayed(childComplexity), true
+	case "WithdrawPayload.wallet":
+		if e.ComplexityRoot.WithdrawPayload.Wallet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithdrawPayload.Wallet(childComplexity), true
+	case "WithdrawPayload.withdrawal":
+		if e.ComplexityRoot.WithdrawPayload.Withdrawal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithdrawPayload.Withdrawal(childComplexity), true
+
+	case "Withdrawal.amount":
+		if e.ComplexityRoot.Withdrawal.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Withdrawal.Amount(childComplexity), true
+	case "Withdrawal.createdAt":
+		if e.ComplexityRoot.Withdrawal.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Withdrawal.CreatedAt(childComplexity), true
+	case "Withdrawal.id":
+		if e.ComplexityRoot.Withdrawal.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Withdrawal.ID(childComplexity), true
+	case "Withdrawal.status":
+		if e.ComplexityRoot.Withdrawal.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Withdrawal.Status(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -289,6 +615,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("IssueRewardInput", ec.unmarshalInputIssueRewardInput),
+			graphql.NewInputUnmarshaler("SendRedPacketInput", ec.unmarshalInputSendRedPacketInput),
+			graphql.NewInputUnmarshaler("WithdrawInput", ec.unmarshalInputWithdrawInput),
 		)
 	}
 	first := true
@@ -426,9 +754,84 @@ type Wallet {
   cumulativeIncome: Int64!
 }
 
+"The sources the wallet feed merges."
+enum FeedSource {
+  "Rewards, pending and settled."
+  SETTLEMENT
+  WITHDRAWAL
+  "C2C red packets sent, received and refunded."
+  RED_PACKET
+}
+
+enum FeedKind {
+  REWARD
+  WITHDRAWAL
+  RED_PACKET_SENT
+  RED_PACKET_RECEIVED
+  RED_PACKET_REFUND
+}
+
+enum FeedStatus {
+  "A reward issued but not yet in the ledger."
+  PENDING
+  "In the ledger."
+  SETTLED
+  "A withdrawal being paid out."
+  PROCESSING
+  SUCCEEDED
+  "A withdrawal that failed; its amount is back in the balance."
+  FAILED
+}
+
+"One line of the wallet page."
+type FeedItem {
+  "Stable: a reward keeps its id from PENDING to SETTLED."
+  id: ID!
+  kind: FeedKind!
+  status: FeedStatus!
+  "Signed fen: credit > 0, debit < 0."
+  amount: Int64!
+  occurredAt: Time!
+}
+
+type FeedEdge {
+  cursor: String!
+  node: FeedItem!
+}
+
+type PageInfo {
+  hasNextPage: Boolean!
+  endCursor: String
+}
+
+type FeedConnection {
+  edges: [FeedEdge!]!
+  pageInfo: PageInfo!
+  "Sources left out of this page (switched off, failing or slow); the rest is served."
+  degradedSources: [FeedSource!]!
+}
+
+enum WithdrawalStatus {
+  PROCESSING
+  SUCCEEDED
+  FAILED
+}
+
+type Withdrawal {
+  id: ID!
+  "Fen, > 0."
+  amount: Int64!
+  status: WithdrawalStatus!
+  createdAt: Time!
+}
+
 type Query {
   "The caller's wallet; a parent activity id means its live phase."
   wallet(activityId: ID!): Wallet! @hasRole(roles: [USER])
+  "Rewards, withdrawals and red packets, newest first. first is 1..100."
+  walletFeed(activityId: ID!, first: Int!, after: String): FeedConnection! @hasRole(roles: [USER])
+  "One of the caller's withdrawals; null when it does not exist or is someone else's."
+  withdrawal(id: ID!): Withdrawal @hasRole(roles: [USER])
   "Whether the caller holds any reward, pending or settled, of the scene."
   hasReward(activityId: ID!, sceneId: ID!): Boolean! @hasRole(roles: [USER])
 }
@@ -470,11 +873,72 @@ type RedeemTokenPayload {
   status: RewardStatus!
 }
 
+input WithdrawInput {
+  activityId: ID!
+  "Fen, within the per-withdrawal and daily limits."
+  amount: Int64!
+  "The client's idempotency key: a retry with the same key returns the same withdrawal."
+  requestId: String!
+}
+
+type WithdrawPayload {
+  withdrawal: Withdrawal!
+  wallet: Wallet!
+  replayed: Boolean!
+}
+
+enum RedPacketMode {
+  "Shares of random size (each at least 1 fen)."
+  RANDOM
+  "Equal shares (the remainder fen go to the first shares)."
+  FIXED
+}
+
+input SendRedPacketInput {
+  activityId: ID!
+  totalAmount: Int64!
+  "How many shares (1..1000)."
+  count: Int!
+  mode: RedPacketMode!
+  greeting: String!
+  "The client's idempotency key."
+  requestId: String!
+}
+
+type RedPacket {
+  id: ID!
+  totalAmount: Int64!
+  count: Int!
+  remainingCount: Int!
+  remainingAmount: Int64!
+  greeting: String!
+  mode: RedPacketMode!
+  expiresAt: Time!
+}
+
+type SendRedPacketPayload {
+  redPacket: RedPacket!
+  wallet: Wallet!
+  replayed: Boolean!
+}
+
+type GrabRedPacketPayload {
+  "The share the caller got, in fen."
+  amount: Int64!
+  redPacket: RedPacket!
+}
+
 type Mutation {
   "Grant a reward (activity backends). Idempotent by order number."
   issueReward(input: IssueRewardInput!): IssueRewardPayload! @hasRole(roles: [ISSUER])
   "Settle the caller's pending rewards now."
   forceSettle(activityId: ID!): ForceSettlePayload! @hasRole(roles: [USER])
+  "Withdraw settled money; pending rewards are settled first."
+  withdraw(input: WithdrawInput!): WithdrawPayload! @hasRole(roles: [USER])
+  "Send a C2C red packet from the caller's balance."
+  sendRedPacket(input: SendRedPacketInput!): SendRedPacketPayload! @hasRole(roles: [USER])
+  "Take one share of a red packet; once per account."
+  grabRedPacket(id: ID!): GrabRedPacketPayload! @hasRole(roles: [USER])
   "Hand back a red-packet token; one the server lost is restored, never paid twice."
   redeemToken(token: String!): RedeemTokenPayload! @hasRole(roles: [USER, ISSUER])
 }
@@ -496,6 +960,44 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Activity", field.Name)
 }
 
+func (ec *executionContext) childFields_FeedConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FeedConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FeedConnection_pageInfo(ctx, field)
+	case "degradedSources":
+		return ec.fieldContext_FeedConnection_degradedSources(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeedConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FeedEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FeedEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FeedEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeedEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FeedItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FeedItem_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_FeedItem_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_FeedItem_status(ctx, field)
+	case "amount":
+		return ec.fieldContext_FeedItem_amount(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_FeedItem_occurredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeedItem", field.Name)
+}
+
 func (ec *executionContext) childFields_ForceSettlePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "settledCount":
@@ -506,6 +1008,16 @@ func (ec *executionContext) childFields_ForceSettlePayload(ctx context.Context, 
 		return ec.fieldContext_ForceSettlePayload_wallet(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ForceSettlePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_GrabRedPacketPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amount":
+		return ec.fieldContext_GrabRedPacketPayload_amount(ctx, field)
+	case "redPacket":
+		return ec.fieldContext_GrabRedPacketPayload_redPacket(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrabRedPacketPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_IssueRewardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -522,6 +1034,38 @@ func (ec *executionContext) childFields_IssueRewardPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type IssueRewardPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_RedPacket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RedPacket_id(ctx, field)
+	case "totalAmount":
+		return ec.fieldContext_RedPacket_totalAmount(ctx, field)
+	case "count":
+		return ec.fieldContext_RedPacket_count(ctx, field)
+	case "remainingCount":
+		return ec.fieldContext_RedPacket_remainingCount(ctx, field)
+	case "remainingAmount":
+		return ec.fieldContext_RedPacket_remainingAmount(ctx, field)
+	case "greeting":
+		return ec.fieldContext_RedPacket_greeting(ctx, field)
+	case "mode":
+		return ec.fieldContext_RedPacket_mode(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_RedPacket_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedPacket", field.Name)
+}
+
 func (ec *executionContext) childFields_RedeemTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "orderNo":
@@ -532,6 +1076,18 @@ func (ec *executionContext) childFields_RedeemTokenPayload(ctx context.Context, 
 		return ec.fieldContext_RedeemTokenPayload_status(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RedeemTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SendRedPacketPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "redPacket":
+		return ec.fieldContext_SendRedPacketPayload_redPacket(ctx, field)
+	case "wallet":
+		return ec.fieldContext_SendRedPacketPayload_wallet(ctx, field)
+	case "replayed":
+		return ec.fieldContext_SendRedPacketPayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendRedPacketPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Wallet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -548,6 +1104,32 @@ func (ec *executionContext) childFields_Wallet(ctx context.Context, field graphq
 		return ec.fieldContext_Wallet_cumulativeIncome(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Wallet", field.Name)
+}
+
+func (ec *executionContext) childFields_WithdrawPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "withdrawal":
+		return ec.fieldContext_WithdrawPayload_withdrawal(ctx, field)
+	case "wallet":
+		return ec.fieldContext_WithdrawPayload_wallet(ctx, field)
+	case "replayed":
+		return ec.fieldContext_WithdrawPayload_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WithdrawPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Withdrawal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Withdrawal_id(ctx, field)
+	case "amount":
+		return ec.fieldContext_Withdrawal_amount(ctx, field)
+	case "status":
+		return ec.fieldContext_Withdrawal_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Withdrawal_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Withdrawal", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -694,6 +1276,20 @@ func (ec *executionContext) field_Mutation_forceSettle_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_grabRedPacket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_issueReward_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -719,6 +1315,34 @@ func (ec *executionContext) field_Mutation_redeemToken_args(ctx context.Context,
 		return nil, err
 	}
 	args["token"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendRedPacket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SendRedPacketInput, error) {
+			return ec.unmarshalNSendRedPacketInput2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐSendRedPacketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_withdraw_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.WithdrawInput, error) {
+			return ec.unmarshalNWithdrawInput2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -758,6 +1382,36 @@ func (ec *executionContext) field_Query_hasReward_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_walletFeed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activityId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activityId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_wallet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -769,6 +1423,20 @@ func (ec *executionContext) field_Query_wallet_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["activityId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_withdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -892,6 +1560,263 @@ func (ec *executionContext) fieldContext_Activity_phase(_ context.Context, field
 	return graphql.NewScalarFieldContext("Activity", field, false, false, "Phase")
 }
 
+func (ec *executionContext) _FeedConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FeedConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FeedEdge) graphql.Marshaler {
+			return ec.marshalNFeedEdge2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeedConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeedEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeedConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FeedConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeedConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeedConnection_degradedSources(ctx context.Context, field graphql.CollectedField, obj *model.FeedConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedConnection_degradedSources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DegradedSources, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.FeedSource) graphql.Marshaler {
+			return ec.marshalNFeedSource2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSourceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedConnection_degradedSources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedConnection", field, false, false, "FeedSource")
+}
+
+func (ec *executionContext) _FeedEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FeedEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeedEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FeedEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FeedItem) graphql.Marshaler {
+			return ec.marshalNFeedItem2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeedEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeedItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeedItem_id(ctx context.Context, field graphql.CollectedField, obj *model.FeedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FeedItem_kind(ctx context.Context, field graphql.CollectedField, obj *model.FeedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.FeedKind) graphql.Marshaler {
+			return ec.marshalNFeedKind2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedItem", field, false, false, "FeedKind")
+}
+
+func (ec *executionContext) _FeedItem_status(ctx context.Context, field graphql.CollectedField, obj *model.FeedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedItem_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.FeedStatus) graphql.Marshaler {
+			return ec.marshalNFeedStatus2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedItem_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedItem", field, false, false, "FeedStatus")
+}
+
+func (ec *executionContext) _FeedItem_amount(ctx context.Context, field graphql.CollectedField, obj *model.FeedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedItem_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedItem_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedItem", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _FeedItem_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.FeedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedItem_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedItem_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedItem", field, false, false, "Time")
+}
+
 func (ec *executionContext) _ForceSettlePayload_settledCount(ctx context.Context, field graphql.CollectedField, obj *model.ForceSettlePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -965,6 +1890,61 @@ func (ec *executionContext) fieldContext_ForceSettlePayload_wallet(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Wallet(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GrabRedPacketPayload_amount(ctx context.Context, field graphql.CollectedField, obj *model.GrabRedPacketPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrabRedPacketPayload_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrabRedPacketPayload_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GrabRedPacketPayload", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GrabRedPacketPayload_redPacket(ctx context.Context, field graphql.CollectedField, obj *model.GrabRedPacketPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrabRedPacketPayload_redPacket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedPacket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedPacket) graphql.Marshaler {
+			return ec.marshalNRedPacket2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrabRedPacketPayload_redPacket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GrabRedPacketPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedPacket(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1186,6 +2166,192 @@ func (ec *executionContext) fieldContext_Mutation_forceSettle(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_withdraw(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdraw(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Withdraw(ctx, fc.Args["input"].(model.WithdrawInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.WithdrawPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.WithdrawPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WithdrawPayload) graphql.Marshaler {
+			return ec.marshalNWithdrawPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdraw(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WithdrawPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdraw_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendRedPacket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendRedPacket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendRedPacket(ctx, fc.Args["input"].(model.SendRedPacketInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.SendRedPacketPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SendRedPacketPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SendRedPacketPayload) graphql.Marshaler {
+			return ec.marshalNSendRedPacketPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐSendRedPacketPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendRedPacket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendRedPacketPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendRedPacket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_grabRedPacket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_grabRedPacket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GrabRedPacket(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.GrabRedPacketPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.GrabRedPacketPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GrabRedPacketPayload) graphql.Marshaler {
+			return ec.marshalNGrabRedPacketPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐGrabRedPacketPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_grabRedPacket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GrabRedPacketPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_grabRedPacket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeemToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1248,6 +2414,52 @@ func (ec *executionContext) fieldContext_Mutation_redeemToken(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_wallet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1304,6 +2516,130 @@ func (ec *executionContext) fieldContext_Query_wallet(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_wallet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_walletFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_walletFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WalletFeed(ctx, fc.Args["activityId"].(string), fc.Args["first"].(int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.FeedConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.FeedConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FeedConnection) graphql.Marshaler {
+			return ec.marshalNFeedConnection2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_walletFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeedConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_walletFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_withdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_withdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Withdrawal(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.Withdrawal
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Withdrawal
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Withdrawal) graphql.Marshaler {
+			return ec.marshalOWithdrawal2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_withdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Withdrawal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_withdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1448,6 +2784,190 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RedPacket_id(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RedPacket_totalAmount(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_totalAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_totalAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RedPacket_count(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RedPacket_remainingCount(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_remainingCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemainingCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_remainingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RedPacket_remainingAmount(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_remainingAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemainingAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_remainingAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RedPacket_greeting(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_greeting(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Greeting, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_greeting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedPacket_mode(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RedPacketMode) graphql.Marshaler {
+			return ec.marshalNRedPacketMode2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacketMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "RedPacketMode")
+}
+
+func (ec *executionContext) _RedPacket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RedPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedPacket_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedPacket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedPacket", field, false, false, "Time")
+}
+
 func (ec *executionContext) _RedeemTokenPayload_orderNo(ctx context.Context, field graphql.CollectedField, obj *model.RedeemTokenPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1515,6 +3035,93 @@ func (ec *executionContext) _RedeemTokenPayload_status(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_RedeemTokenPayload_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RedeemTokenPayload", field, false, false, "RewardStatus")
+}
+
+func (ec *executionContext) _SendRedPacketPayload_redPacket(ctx context.Context, field graphql.CollectedField, obj *model.SendRedPacketPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRedPacketPayload_redPacket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedPacket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedPacket) graphql.Marshaler {
+			return ec.marshalNRedPacket2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRedPacketPayload_redPacket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SendRedPacketPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedPacket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SendRedPacketPayload_wallet(ctx context.Context, field graphql.CollectedField, obj *model.SendRedPacketPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRedPacketPayload_wallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Wallet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Wallet) graphql.Marshaler {
+			return ec.marshalNWallet2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWallet(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRedPacketPayload_wallet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SendRedPacketPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Wallet(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SendRedPacketPayload_replayed(ctx context.Context, field graphql.CollectedField, obj *model.SendRedPacketPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRedPacketPayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRedPacketPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendRedPacketPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Wallet_activity(ctx context.Context, field graphql.CollectedField, obj *model.Wallet) (ret graphql.Marshaler) {
@@ -1639,6 +3246,185 @@ func (ec *executionContext) _Wallet_cumulativeIncome(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Wallet_cumulativeIncome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Wallet", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _WithdrawPayload_withdrawal(ctx context.Context, field graphql.CollectedField, obj *model.WithdrawPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithdrawPayload_withdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Withdrawal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Withdrawal) graphql.Marshaler {
+			return ec.marshalNWithdrawal2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithdrawPayload_withdrawal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WithdrawPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Withdrawal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WithdrawPayload_wallet(ctx context.Context, field graphql.CollectedField, obj *model.WithdrawPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithdrawPayload_wallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Wallet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Wallet) graphql.Marshaler {
+			return ec.marshalNWallet2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWallet(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithdrawPayload_wallet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WithdrawPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Wallet(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WithdrawPayload_replayed(ctx context.Context, field graphql.CollectedField, obj *model.WithdrawPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithdrawPayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithdrawPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithdrawPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Withdrawal_id(ctx context.Context, field graphql.CollectedField, obj *model.Withdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Withdrawal_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Withdrawal_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Withdrawal_amount(ctx context.Context, field graphql.CollectedField, obj *model.Withdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Withdrawal_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Withdrawal_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Withdrawal_status(ctx context.Context, field graphql.CollectedField, obj *model.Withdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Withdrawal_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.WithdrawalStatus) graphql.Marshaler {
+			return ec.marshalNWithdrawalStatus2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawalStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Withdrawal_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "WithdrawalStatus")
+}
+
+func (ec *executionContext) _Withdrawal_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Withdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Withdrawal_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Withdrawal_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "Time")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -2805,6 +4591,139 @@ func UnmarshalIssueRewardInput(ctx context.Context, raw any) (model.IssueRewardI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSendRedPacketInput(ctx context.Context, obj any) (model.SendRedPacketInput, error) {
+	var it model.SendRedPacketInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"activityId", "totalAmount", "count", "mode", "greeting", "requestId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "activityId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("activityId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActivityID = data
+		case "totalAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalAmount"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalAmount = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNRedPacketMode2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacketMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "greeting":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("greeting"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Greeting = data
+		case "requestId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSendRedPacketInput unmarshals raw into the SendRedPacketInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSendRedPacketInput(ctx context.Context, raw any) (model.SendRedPacketInput, error) {
+	var out model.SendRedPacketInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendRedPacketInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWithdrawInput(ctx context.Context, obj any) (model.WithdrawInput, error) {
+	var it model.WithdrawInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"activityId", "amount", "requestId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "activityId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("activityId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActivityID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "requestId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWithdrawInput unmarshals raw into the WithdrawInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWithdrawInput(ctx context.Context, raw any) (model.WithdrawInput, error) {
+	var out model.WithdrawInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WithdrawInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -2851,6 +4770,140 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var feedConnectionImplementors = []string{"FeedConnection"}
+
+func (ec *executionContext) _FeedConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FeedConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, feedConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeedConnection")
+		case "edges":
+			out.Values[i] = ec._FeedConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FeedConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "degradedSources":
+			out.Values[i] = ec._FeedConnection_degradedSources(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var feedEdgeImplementors = []string{"FeedEdge"}
+
+func (ec *executionContext) _FeedEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FeedEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, feedEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeedEdge")
+		case "cursor":
+			out.Values[i] = ec._FeedEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._FeedEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var feedItemImplementors = []string{"FeedItem"}
+
+func (ec *executionContext) _FeedItem(ctx context.Context, sel ast.SelectionSet, obj *model.FeedItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, feedItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeedItem")
+		case "id":
+			out.Values[i] = ec._FeedItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._FeedItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._FeedItem_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._FeedItem_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._FeedItem_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var forceSettlePayloadImplementors = []string{"ForceSettlePayload"}
 
 func (ec *executionContext) _ForceSettlePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ForceSettlePayload) graphql.Marshaler {
@@ -2874,6 +4927,44 @@ func (ec *executionContext) _ForceSettlePayload(ctx context.Context, sel ast.Sel
 			}
 		case "wallet":
 			out.Values[i] = ec._ForceSettlePayload_wallet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var grabRedPacketPayloadImplementors = []string{"GrabRedPacketPayload"}
+
+func (ec *executionContext) _GrabRedPacketPayload(ctx context.Context, sel ast.SelectionSet, obj *model.GrabRedPacketPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, grabRedPacketPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GrabRedPacketPayload")
+		case "amount":
+			out.Values[i] = ec._GrabRedPacketPayload_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redPacket":
+			out.Values[i] = ec._GrabRedPacketPayload_redPacket(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2975,11 +5066,70 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "withdraw":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdraw(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendRedPacket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendRedPacket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grabRedPacket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_grabRedPacket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeemToken":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeemToken(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pageInfoImplementors = []string{"PageInfo"}
+
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PageInfo")
+		case "hasNextPage":
+			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -3024,6 +5174,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_wallet(ctx, field)
 				})
+		case "walletFeed":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_walletFeed(ctx, field)
+				})
+		case "withdrawal":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_withdrawal(ctx, field)
+				})
 		case "hasReward":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -3043,6 +5205,74 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redPacketImplementors = []string{"RedPacket"}
+
+func (ec *executionContext) _RedPacket(ctx context.Context, sel ast.SelectionSet, obj *model.RedPacket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redPacketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedPacket")
+		case "id":
+			out.Values[i] = ec._RedPacket_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalAmount":
+			out.Values[i] = ec._RedPacket_totalAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RedPacket_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remainingCount":
+			out.Values[i] = ec._RedPacket_remainingCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remainingAmount":
+			out.Values[i] = ec._RedPacket_remainingAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "greeting":
+			out.Values[i] = ec._RedPacket_greeting(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mode":
+			out.Values[i] = ec._RedPacket_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._RedPacket_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -3104,6 +5334,49 @@ func (ec *executionContext) _RedeemTokenPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var sendRedPacketPayloadImplementors = []string{"SendRedPacketPayload"}
+
+func (ec *executionContext) _SendRedPacketPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SendRedPacketPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sendRedPacketPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendRedPacketPayload")
+		case "redPacket":
+			out.Values[i] = ec._SendRedPacketPayload_redPacket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "wallet":
+			out.Values[i] = ec._SendRedPacketPayload_wallet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._SendRedPacketPayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var walletImplementors = []string{"Wallet"}
 
 func (ec *executionContext) _Wallet(ctx context.Context, sel ast.SelectionSet, obj *model.Wallet) graphql.Marshaler {
@@ -3137,6 +5410,97 @@ func (ec *executionContext) _Wallet(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "cumulativeIncome":
 			out.Values[i] = ec._Wallet_cumulativeIncome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var withdrawPayloadImplementors = []string{"WithdrawPayload"}
+
+func (ec *executionContext) _WithdrawPayload(ctx context.Context, sel ast.SelectionSet, obj *model.WithdrawPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, withdrawPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WithdrawPayload")
+		case "withdrawal":
+			out.Values[i] = ec._WithdrawPayload_withdrawal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "wallet":
+			out.Values[i] = ec._WithdrawPayload_wallet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._WithdrawPayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var withdrawalImplementors = []string{"Withdrawal"}
+
+func (ec *executionContext) _Withdrawal(ctx context.Context, sel ast.SelectionSet, obj *model.Withdrawal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, withdrawalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Withdrawal")
+		case "id":
+			out.Values[i] = ec._Withdrawal_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._Withdrawal_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Withdrawal_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Withdrawal_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -3551,12 +5915,120 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNFeedConnection2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedConnection(ctx context.Context, sel ast.SelectionSet, v *model.FeedConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeedConnection!")
+		return graphql.Null
+	}
+	return ec._FeedConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFeedEdge2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FeedEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFeedEdge2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFeedEdge2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedEdge(ctx context.Context, sel ast.SelectionSet, v *model.FeedEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeedEdge!")
+		return graphql.Null
+	}
+	return ec._FeedEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFeedItem2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedItem(ctx context.Context, sel ast.SelectionSet, v *model.FeedItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeedItem!")
+		return graphql.Null
+	}
+	return ec._FeedItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFeedKind2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedKind(ctx context.Context, v any) (model.FeedKind, error) {
+	var res model.FeedKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeedKind2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedKind(ctx context.Context, sel ast.SelectionSet, v model.FeedKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNFeedSource2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSource(ctx context.Context, v any) (model.FeedSource, error) {
+	var res model.FeedSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeedSource2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSource(ctx context.Context, sel ast.SelectionSet, v model.FeedSource) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNFeedSource2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSourceᚄ(ctx context.Context, v any) ([]model.FeedSource, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.FeedSource, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFeedSource2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSource(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNFeedSource2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.FeedSource) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFeedSource2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNFeedStatus2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedStatus(ctx context.Context, v any) (model.FeedStatus, error) {
+	var res model.FeedStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeedStatus2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedStatus(ctx context.Context, sel ast.SelectionSet, v model.FeedStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNForceSettlePayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐForceSettlePayload(ctx context.Context, sel ast.SelectionSet, v *model.ForceSettlePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ForceSettlePayload!")
 		return graphql.Null
 	}
 	return ec._ForceSettlePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGrabRedPacketPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐGrabRedPacketPayload(ctx context.Context, sel ast.SelectionSet, v *model.GrabRedPacketPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GrabRedPacketPayload!")
+		return graphql.Null
+	}
+	return ec._GrabRedPacketPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -3614,6 +6086,14 @@ func (ec *executionContext) marshalNIssueRewardPayload2ᚖgithubᚗcomᚋspringw
 	return ec._IssueRewardPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPhase2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐPhase(ctx context.Context, v any) (model.Phase, error) {
 	var res model.Phase
 	err := res.UnmarshalGQL(v)
@@ -3621,6 +6101,24 @@ func (ec *executionContext) unmarshalNPhase2githubᚗcomᚋspringwalletᚋwallet
 }
 
 func (ec *executionContext) marshalNPhase2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐPhase(ctx context.Context, sel ast.SelectionSet, v model.Phase) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNRedPacket2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacket(ctx context.Context, sel ast.SelectionSet, v *model.RedPacket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedPacket!")
+		return graphql.Null
+	}
+	return ec._RedPacket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRedPacketMode2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacketMode(ctx context.Context, v any) (model.RedPacketMode, error) {
+	var res model.RedPacketMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRedPacketMode2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRedPacketMode(ctx context.Context, sel ast.SelectionSet, v model.RedPacketMode) graphql.Marshaler {
 	return v
 }
 
@@ -3682,6 +6180,19 @@ func (ec *executionContext) marshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwallet
 	return ret
 }
 
+func (ec *executionContext) unmarshalNSendRedPacketInput2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐSendRedPacketInput(ctx context.Context, v any) (model.SendRedPacketInput, error) {
+	res, err := ec.unmarshalInputSendRedPacketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSendRedPacketPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐSendRedPacketPayload(ctx context.Context, sel ast.SelectionSet, v *model.SendRedPacketPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SendRedPacketPayload!")
+		return graphql.Null
+	}
+	return ec._SendRedPacketPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -3696,12 +6207,57 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNWallet2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWallet(ctx context.Context, sel ast.SelectionSet, v *model.Wallet) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Wallet!")
 		return graphql.Null
 	}
 	return ec._Wallet(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWithdrawInput2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawInput(ctx context.Context, v any) (model.WithdrawInput, error) {
+	res, err := ec.unmarshalInputWithdrawInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWithdrawPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawPayload(ctx context.Context, sel ast.SelectionSet, v *model.WithdrawPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WithdrawPayload!")
+		return graphql.Null
+	}
+	return ec._WithdrawPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWithdrawal2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawal(ctx context.Context, sel ast.SelectionSet, v *model.Withdrawal) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Withdrawal!")
+		return graphql.Null
+	}
+	return ec._Withdrawal(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWithdrawalStatus2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawalStatus(ctx context.Context, v any) (model.WithdrawalStatus, error) {
+	var res model.WithdrawalStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWithdrawalStatus2githubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawalStatus(ctx context.Context, sel ast.SelectionSet, v model.WithdrawalStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -3892,6 +6448,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOWithdrawal2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawal(ctx context.Context, sel ast.SelectionSet, v *model.Withdrawal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Withdrawal(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // The (child) activity a request actually used.
@@ -15,10 +16,39 @@ type Activity struct {
 	Phase Phase  `json:"phase"`
 }
 
+type FeedConnection struct {
+	Edges    []*FeedEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+	// Sources left out of this page (switched off, failing or slow); the rest is served.
+	DegradedSources []FeedSource `json:"degradedSources"`
+}
+
+type FeedEdge struct {
+	Cursor string    `json:"cursor"`
+	Node   *FeedItem `json:"node"`
+}
+
+// One line of the wallet page.
+type FeedItem struct {
+	// Stable: a reward keeps its id from PENDING to SETTLED.
+	ID     string     `json:"id"`
+	Kind   FeedKind   `json:"kind"`
+	Status FeedStatus `json:"status"`
+	// Signed fen: credit > 0, debit < 0.
+	Amount     int64     `json:"amount"`
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
 type ForceSettlePayload struct {
 	SettledCount  int     `json:"settledCount"`
 	SettledAmount int64   `json:"settledAmount"`
 	Wallet        *Wallet `json:"wallet"`
+}
+
+type GrabRedPacketPayload struct {
+	// The share the caller got, in fen.
+	Amount    int64      `json:"amount"`
+	RedPacket *RedPacket `json:"redPacket"`
 }
 
 type IssueRewardInput struct {
@@ -48,7 +78,23 @@ type IssueRewardPayload struct {
 type Mutation struct {
 }
 
+type PageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor,omitempty"`
+}
+
 type Query struct {
+}
+
+type RedPacket struct {
+	ID              string        `json:"id"`
+	TotalAmount     int64         `json:"totalAmount"`
+	Count           int           `json:"count"`
+	RemainingCount  int           `json:"remainingCount"`
+	RemainingAmount int64         `json:"remainingAmount"`
+	Greeting        string        `json:"greeting"`
+	Mode            RedPacketMode `json:"mode"`
+	ExpiresAt       time.Time     `json:"expiresAt"`
 }
 
 type RedeemTokenPayload struct {
@@ -56,6 +102,23 @@ type RedeemTokenPayload struct {
 	// True when the server already knew the token's order.
 	Replayed bool         `json:"replayed"`
 	Status   RewardStatus `json:"status"`
+}
+
+type SendRedPacketInput struct {
+	ActivityID  string `json:"activityId"`
+	TotalAmount int64  `json:"totalAmount"`
+	// How many shares (1..1000).
+	Count    int           `json:"count"`
+	Mode     RedPacketMode `json:"mode"`
+	Greeting string        `json:"greeting"`
+	// The client's idempotency key.
+	RequestID string `json:"requestId"`
+}
+
+type SendRedPacketPayload struct {
+	RedPacket *RedPacket `json:"redPacket"`
+	Wallet    *Wallet    `json:"wallet"`
+	Replayed  bool       `json:"replayed"`
 }
 
 // An account's wallet within one activity. balance == settled + pending, always.
@@ -66,6 +129,28 @@ type Wallet struct {
 	Pending  int64     `json:"pending"`
 	// Everything ever earned; never goes down.
 	CumulativeIncome int64 `json:"cumulativeIncome"`
+}
+
+type WithdrawInput struct {
+	ActivityID string `json:"activityId"`
+	// Fen, within the per-withdrawal and daily limits.
+	Amount int64 `json:"amount"`
+	// The client's idempotency key: a retry with the same key returns the same withdrawal.
+	RequestID string `json:"requestId"`
+}
+
+type WithdrawPayload struct {
+	Withdrawal *Withdrawal `json:"withdrawal"`
+	Wallet     *Wallet     `json:"wallet"`
+	Replayed   bool        `json:"replayed"`
+}
+
+type Withdrawal struct {
+	ID string `json:"id"`
+	// Fen, > 0.
+	Amount    int64            `json:"amount"`
+	Status    WithdrawalStatus `json:"status"`
+	CreatedAt time.Time        `json:"createdAt"`
 }
 
 type AwardType string
@@ -125,6 +210,192 @@ func (e AwardType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type FeedKind string
+
+const (
+	FeedKindReward            FeedKind = "REWARD"
+	FeedKindWithdrawal        FeedKind = "WITHDRAWAL"
+	FeedKindRedPacketSent     FeedKind = "RED_PACKET_SENT"
+	FeedKindRedPacketReceived FeedKind = "RED_PACKET_RECEIVED"
+	FeedKindRedPacketRefund   FeedKind = "RED_PACKET_REFUND"
+)
+
+var AllFeedKind = []FeedKind{
+	FeedKindReward,
+	FeedKindWithdrawal,
+	FeedKindRedPacketSent,
+	FeedKindRedPacketReceived,
+	FeedKindRedPacketRefund,
+}
+
+func (e FeedKind) IsValid() bool {
+	switch e {
+	case FeedKindReward, FeedKindWithdrawal, FeedKindRedPacketSent, FeedKindRedPacketReceived, FeedKindRedPacketRefund:
+		return true
+	}
+	return false
+}
+
+func (e FeedKind) String() string {
+	return string(e)
+}
+
+func (e *FeedKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FeedKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FeedKind", str)
+	}
+	return nil
+}
+
+func (e FeedKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FeedKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FeedKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The sources the wallet feed merges.
+type FeedSource string
+
+const (
+	// Rewards, pending and settled.
+	FeedSourceSettlement FeedSource = "SETTLEMENT"
+	FeedSourceWithdrawal FeedSource = "WITHDRAWAL"
+	// C2C red packets sent, received and refunded.
+	FeedSourceRedPacket FeedSource = "RED_PACKET"
+)
+
+var AllFeedSource = []FeedSource{
+	FeedSourceSettlement,
+	FeedSourceWithdrawal,
+	FeedSourceRedPacket,
+}
+
+func (e FeedSource) IsValid() bool {
+	switch e {
+	case FeedSourceSettlement, FeedSourceWithdrawal, FeedSourceRedPacket:
+		return true
+	}
+	return false
+}
+
+func (e FeedSource) String() string {
+	return string(e)
+}
+
+func (e *FeedSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FeedSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FeedSource", str)
+	}
+	return nil
+}
+
+func (e FeedSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FeedSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FeedSource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type FeedStatus string
+
+const (
+	// A reward issued but not yet in the ledger.
+	FeedStatusPending FeedStatus = "PENDING"
+	// In the ledger.
+	FeedStatusSettled FeedStatus = "SETTLED"
+	// A withdrawal being paid out.
+	FeedStatusProcessing FeedStatus = "PROCESSING"
+	FeedStatusSucceeded  FeedStatus = "SUCCEEDED"
+	// A withdrawal that failed; its amount is back in the balance.
+	FeedStatusFailed FeedStatus = "FAILED"
+)
+
+var AllFeedStatus = []FeedStatus{
+	FeedStatusPending,
+	FeedStatusSettled,
+	FeedStatusProcessing,
+	FeedStatusSucceeded,
+	FeedStatusFailed,
+}
+
+func (e FeedStatus) IsValid() bool {
+	switch e {
+	case FeedStatusPending, FeedStatusSettled, FeedStatusProcessing, FeedStatusSucceeded, FeedStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e FeedStatus) String() string {
+	return string(e)
+}
+
+func (e *FeedStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FeedStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FeedStatus", str)
+	}
+	return nil
+}
+
+func (e FeedStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FeedStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FeedStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Phases an activity moves through, each a child of the event's parent activity.
 type Phase string
 
@@ -178,6 +449,63 @@ func (e *Phase) UnmarshalJSON(b []byte) error {
 }
 
 func (e Phase) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type RedPacketMode string
+
+const (
+	// Shares of random size (each at least 1 fen).
+	RedPacketModeRandom RedPacketMode = "RANDOM"
+	// Equal shares (the remainder fen go to the first shares).
+	RedPacketModeFixed RedPacketMode = "FIXED"
+)
+
+var AllRedPacketMode = []RedPacketMode{
+	RedPacketModeRandom,
+	RedPacketModeFixed,
+}
+
+func (e RedPacketMode) IsValid() bool {
+	switch e {
+	case RedPacketModeRandom, RedPacketModeFixed:
+		return true
+	}
+	return false
+}
+
+func (e RedPacketMode) String() string {
+	return string(e)
+}
+
+func (e *RedPacketMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RedPacketMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RedPacketMode", str)
+	}
+	return nil
+}
+
+func (e RedPacketMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RedPacketMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RedPacketMode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -291,6 +619,63 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type WithdrawalStatus string
+
+const (
+	WithdrawalStatusProcessing WithdrawalStatus = "PROCESSING"
+	WithdrawalStatusSucceeded  WithdrawalStatus = "SUCCEEDED"
+	WithdrawalStatusFailed     WithdrawalStatus = "FAILED"
+)
+
+var AllWithdrawalStatus = []WithdrawalStatus{
+	WithdrawalStatusProcessing,
+	WithdrawalStatusSucceeded,
+	WithdrawalStatusFailed,
+}
+
+func (e WithdrawalStatus) IsValid() bool {
+	switch e {
+	case WithdrawalStatusProcessing, WithdrawalStatusSucceeded, WithdrawalStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e WithdrawalStatus) String() string {
+	return string(e)
+}
+
+func (e *WithdrawalStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WithdrawalStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WithdrawalStatus", str)
+	}
+	return nil
+}
+
+func (e WithdrawalStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WithdrawalStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WithdrawalStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -29,7 +29,7 @@ const (
 	KindReward = "REWARD"
 )
 
-func userAccount(actID int64) string     { return "user:" + strconv.FormatInt(actID, 10) }
+func userAccount(actID int64) string      { return "user:" + strconv.FormatInt(actID, 10) }
 func budgetAccount(sceneID string) string { return "budget:" + sceneID }
 
 // SettleResult counts what one settlement wrote to the database.

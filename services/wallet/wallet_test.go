@@ -648,4 +648,3 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 		t.Fatalf("%d legs, want 2 untouched", n)
 	}
 }
-
