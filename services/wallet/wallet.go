@@ -46,6 +46,7 @@ type Service struct {
 	// afterCommit, when set (by tests), runs between a settlement's database commit and its
 	// Redis cleanup; an error stops the settlement there, as a crash would.
 	afterCommit func() error
+	switches    Switches
 }
 
 // New returns the Service.
@@ -66,8 +67,21 @@ func New(db *store.DB, rdb redis.UniversalClient, catalog *activity.Catalog, sig
 	if cfg.SweepAge <= 0 {
 		cfg.SweepAge = def.SweepAge
 	}
-	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg}
+	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg, switches: allOn{}}
 }
 
 // Catalog returns the activity catalog the service resolves activities with.
 func (s *Service) Catalog() *activity.Catalog { return s.catalog }
+
+// Switches tells whether a degradation switch is on. The switchboard implements it; the
+// wallet only reads it.
+type Switches interface {
+	Enabled(name string) bool
+}
+
+type allOn struct{}
+
+func (allOn) Enabled(string) bool { return true }
+
+// SetSwitches makes the service obey sw (all switches are on until this is called).
+func (s *Service) SetSwitches(sw Switches) { s.switches = sw }
