@@ -32,7 +32,9 @@ type LedgerEntry struct {
 	// Kind holds the value of the "kind" field.
 	Kind string `json:"kind,omitempty"`
 	// Ref holds the value of the "ref" field.
-	Ref          string `json:"ref,omitempty"`
+	Ref string `json:"ref,omitempty"`
+	// Feed holds the value of the "feed" field.
+	Feed         string `json:"feed,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -43,7 +45,7 @@ func (*LedgerEntry) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case ledgerentry.FieldID, ledgerentry.FieldActID, ledgerentry.FieldAmount:
 			values[i] = new(sql.NullInt64)
-		case ledgerentry.FieldTxnID, ledgerentry.FieldActivityID, ledgerentry.FieldAccount, ledgerentry.FieldKind, ledgerentry.FieldRef:
+		case ledgerentry.FieldTxnID, ledgerentry.FieldActivityID, ledgerentry.FieldAccount, ledgerentry.FieldKind, ledgerentry.FieldRef, ledgerentry.FieldFeed:
 			values[i] = new(sql.NullString)
 		case ledgerentry.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -116,6 +118,12 @@ func (_m *LedgerEntry) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Ref = value.String
 			}
+		case ledgerentry.FieldFeed:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field feed", values[i])
+			} else if value.Valid {
+				_m.Feed = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -175,6 +183,9 @@ func (_m *LedgerEntry) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("ref=")
 	builder.WriteString(_m.Ref)
+	builder.WriteString(", ")
+	builder.WriteString("feed=")
+	builder.WriteString(_m.Feed)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -86,6 +86,20 @@ func (_c *LedgerEntryCreate) SetRef(v string) *LedgerEntryCreate {
 	return _c
 }
 
+// SetFeed sets the "feed" field.
+func (_c *LedgerEntryCreate) SetFeed(v string) *LedgerEntryCreate {
+	_c.mutation.SetFeed(v)
+	return _c
+}
+
+// SetNillableFeed sets the "feed" field if the given value is not nil.
+func (_c *LedgerEntryCreate) SetNillableFeed(v *string) *LedgerEntryCreate {
+	if v != nil {
+		_c.SetFeed(*v)
+	}
+	return _c
+}
+
 // Mutation returns the LedgerEntryMutation object of the builder.
 func (_c *LedgerEntryCreate) Mutation() *LedgerEntryMutation {
 	return _c.mutation
@@ -134,6 +148,10 @@ func (_c *LedgerEntryCreate) defaults() error {
 		v := ledgerentry.DefaultActID
 		_c.mutation.SetActID(v)
 	}
+	if _, ok := _c.mutation.Feed(); !ok {
+		v := ledgerentry.DefaultFeed
+		_c.mutation.SetFeed(v)
+	}
 	return nil
 }
 
@@ -162,6 +180,9 @@ func (_c *LedgerEntryCreate) check() error {
 	}
 	if _, ok := _c.mutation.Ref(); !ok {
 		return &ValidationError{Name: "ref", err: errors.New(`ent: missing required field "LedgerEntry.ref"`)}
+	}
+	if _, ok := _c.mutation.Feed(); !ok {
+		return &ValidationError{Name: "feed", err: errors.New(`ent: missing required field "LedgerEntry.feed"`)}
 	}
 	return nil
 }
@@ -221,6 +242,10 @@ func (_c *LedgerEntryCreate) createSpec() (*LedgerEntry, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Ref(); ok {
 		_spec.SetField(ledgerentry.FieldRef, field.TypeString, value)
 		_node.Ref = value
+	}
+	if value, ok := _c.mutation.Feed(); ok {
+		_spec.SetField(ledgerentry.FieldFeed, field.TypeString, value)
+		_node.Feed = value
 	}
 	return _node, _spec
 }
@@ -308,6 +333,9 @@ func (u *LedgerEntryUpsertOne) UpdateNewValues() *LedgerEntryUpsertOne {
 		}
 		if _, exists := u.create.mutation.Ref(); exists {
 			s.SetIgnore(ledgerentry.FieldRef)
+		}
+		if _, exists := u.create.mutation.Feed(); exists {
+			s.SetIgnore(ledgerentry.FieldFeed)
 		}
 	}))
 	return u
@@ -539,6 +567,9 @@ func (u *LedgerEntryUpsertBulk) UpdateNewValues() *LedgerEntryUpsertBulk {
 			}
 			if _, exists := b.mutation.Ref(); exists {
 				s.SetIgnore(ledgerentry.FieldRef)
+			}
+			if _, exists := b.mutation.Feed(); exists {
+				s.SetIgnore(ledgerentry.FieldFeed)
 			}
 		}
 	}))

@@ -4032,6 +4032,7 @@ type LedgerEntryMutation struct {
 	addamount     *int64
 	kind          *string
 	ref           *string
+	feed          *string
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*LedgerEntry, error)
@@ -4464,6 +4465,42 @@ func (m *LedgerEntryMutation) ResetRef() {
 	m.ref = nil
 }
 
+// SetFeed sets the "feed" field.
+func (m *LedgerEntryMutation) SetFeed(s string) {
+	m.feed = &s
+}
+
+// Feed returns the value of the "feed" field in the mutation.
+func (m *LedgerEntryMutation) Feed() (r string, exists bool) {
+	v := m.feed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeed returns the old "feed" field's value of the LedgerEntry entity.
+// If the LedgerEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerEntryMutation) OldFeed(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeed: %w", err)
+	}
+	return oldValue.Feed, nil
+}
+
+// ResetFeed resets all changes to the "feed" field.
+func (m *LedgerEntryMutation) ResetFeed() {
+	m.feed = nil
+}
+
 // Where appends a list predicates to the LedgerEntryMutation builder.
 func (m *LedgerEntryMutation) Where(ps ...predicate.LedgerEntry) {
 	m.predicates = append(m.predicates, ps...)
@@ -4498,7 +4535,7 @@ func (m *LedgerEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *LedgerEntryMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, ledgerentry.FieldCreatedAt)
 	}
@@ -4522,6 +4559,9 @@ func (m *LedgerEntryMutation) Fields() []string {
 	}
 	if m.ref != nil {
 		fields = append(fields, ledgerentry.FieldRef)
+	}
+	if m.feed != nil {
+		fields = append(fields, ledgerentry.FieldFeed)
 	}
 	return fields
 }
@@ -4547,6 +4587,8 @@ func (m *LedgerEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.Kind()
 	case ledgerentry.FieldRef:
 		return m.Ref()
+	case ledgerentry.FieldFeed:
+		return m.Feed()
 	}
 	return nil, false
 }
@@ -4572,6 +4614,8 @@ func (m *LedgerEntryMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldKind(ctx)
 	case ledgerentry.FieldRef:
 		return m.OldRef(ctx)
+	case ledgerentry.FieldFeed:
+		return m.OldFeed(ctx)
 	}
 	return nil, fmt.Errorf("unknown LedgerEntry field %s", name)
 }
@@ -4636,6 +4680,13 @@ func (m *LedgerEntryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRef(v)
+		return nil
+	case ledgerentry.FieldFeed:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeed(v)
 		return nil
 	}
 	return fmt.Errorf("unknown LedgerEntry field %s", name)
@@ -4736,6 +4787,9 @@ func (m *LedgerEntryMutation) ResetField(name string) error {
 		return nil
 	case ledgerentry.FieldRef:
 		m.ResetRef()
+		return nil
+	case ledgerentry.FieldFeed:
+		m.ResetFeed()
 		return nil
 	}
 	return fmt.Errorf("unknown LedgerEntry field %s", name)

@@ -25,11 +25,19 @@ type Resolver struct {
 // NewSchema returns the executable wallet schema.
 func NewSchema(w *wallet.Service, now func() time.Time) graphql.ExecutableSchema {
 	r := &Resolver{wallet: w, catalog: w.Catalog(), now: now}
+	var cost generated.ComplexityRoot
+	// A connection costs its page size times its selection. first is clamped to its valid
+	// range here so that an out-of-range first reaches the resolver as BAD_USER_INPUT.
+	cost.Query.WalletFeed = func(child int, _ string, first int, _ *string) int { return pageCost(first, child) }
 	return generated.NewExecutableSchema(generated.Config{
 		Resolvers:  r,
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
+		Complexity: cost,
 	})
 }
+
+// pageCost is the cost of a connection field returning up to first items of cost child.
+func pageCost(first, child int) int { return min(max(first, 1), 100) * child }
 
 // hasRole enforces @hasRole: the caller must hold one of the roles.
 func hasRole(ctx context.Context, _ any, next graphql.Resolver, roles []model.Role) (any, error) {

@@ -54,7 +54,7 @@ func (r *mutationResolver) ForceSettle(ctx context.Context, activityID string) (
 
 // Withdraw is the resolver for the withdraw field.
 func (r *mutationResolver) Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error) {
-	panic(fmt.Errorf("not implemented: Withdraw - withdraw"))
+	return r.withdraw(ctx, input)
 }
 
 // SendRedPacket is the resolver for the sendRedPacket field.
@@ -100,12 +100,12 @@ func (r *queryResolver) Wallet(ctx context.Context, activityID string) (*model.W
 
 // WalletFeed is the resolver for the walletFeed field.
 func (r *queryResolver) WalletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error) {
-	panic(fmt.Errorf("not implemented: WalletFeed - walletFeed"))
+	return r.walletFeed(ctx, activityID, first, after)
 }
 
 // Withdrawal is the resolver for the withdrawal field.
 func (r *queryResolver) Withdrawal(ctx context.Context, id string) (*model.Withdrawal, error) {
-	panic(fmt.Errorf("not implemented: Withdrawal - withdrawal"))
+	return r.withdrawal(ctx, id)
 }
 
 // HasReward is the resolver for the hasReward field.

@@ -30,6 +30,8 @@ const (
 	FieldKind = "kind"
 	// FieldRef holds the string denoting the ref field in the database.
 	FieldRef = "ref"
+	// FieldFeed holds the string denoting the feed field in the database.
+	FieldFeed = "feed"
 	// Table holds the table name of the ledgerentry in the database.
 	Table = "ledger_entries"
 )
@@ -45,6 +47,7 @@ var Columns = []string{
 	FieldAmount,
 	FieldKind,
 	FieldRef,
+	FieldFeed,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -68,6 +71,8 @@ var (
 	DefaultCreatedAt func() time.Time
 	// DefaultActID holds the default value on creation for the "act_id" field.
 	DefaultActID int64
+	// DefaultFeed holds the default value on creation for the "feed" field.
+	DefaultFeed string
 )
 
 // OrderOption defines the ordering options for the LedgerEntry queries.
@@ -116,4 +121,9 @@ func ByKind(opts ...sql.OrderTermOption) OrderOption {
 // ByRef orders the results by the ref field.
 func ByRef(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRef, opts...).ToFunc()
+}
+
+// ByFeed orders the results by the feed field.
+func ByFeed(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFeed, opts...).ToFunc()
 }

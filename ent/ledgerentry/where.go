@@ -94,6 +94,11 @@ func Ref(v string) predicate.LedgerEntry {
 	return predicate.LedgerEntry(sql.FieldEQ(FieldRef, v))
 }
 
+// Feed applies equality check predicate on the "feed" field. It's identical to FeedEQ.
+func Feed(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldEQ(FieldFeed, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.LedgerEntry {
 	return predicate.LedgerEntry(sql.FieldEQ(FieldCreatedAt, v))
@@ -537,6 +542,71 @@ func RefEqualFold(v string) predicate.LedgerEntry {
 // RefContainsFold applies the ContainsFold predicate on the "ref" field.
 func RefContainsFold(v string) predicate.LedgerEntry {
 	return predicate.LedgerEntry(sql.FieldContainsFold(FieldRef, v))
+}
+
+// FeedEQ applies the EQ predicate on the "feed" field.
+func FeedEQ(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldEQ(FieldFeed, v))
+}
+
+// FeedNEQ applies the NEQ predicate on the "feed" field.
+func FeedNEQ(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldNEQ(FieldFeed, v))
+}
+
+// FeedIn applies the In predicate on the "feed" field.
+func FeedIn(vs ...string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldIn(FieldFeed, vs...))
+}
+
+// FeedNotIn applies the NotIn predicate on the "feed" field.
+func FeedNotIn(vs ...string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldNotIn(FieldFeed, vs...))
+}
+
+// FeedGT applies the GT predicate on the "feed" field.
+func FeedGT(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldGT(FieldFeed, v))
+}
+
+// FeedGTE applies the GTE predicate on the "feed" field.
+func FeedGTE(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldGTE(FieldFeed, v))
+}
+
+// FeedLT applies the LT predicate on the "feed" field.
+func FeedLT(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldLT(FieldFeed, v))
+}
+
+// FeedLTE applies the LTE predicate on the "feed" field.
+func FeedLTE(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldLTE(FieldFeed, v))
+}
+
+// FeedContains applies the Contains predicate on the "feed" field.
+func FeedContains(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldContains(FieldFeed, v))
+}
+
+// FeedHasPrefix applies the HasPrefix predicate on the "feed" field.
+func FeedHasPrefix(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldHasPrefix(FieldFeed, v))
+}
+
+// FeedHasSuffix applies the HasSuffix predicate on the "feed" field.
+func FeedHasSuffix(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldHasSuffix(FieldFeed, v))
+}
+
+// FeedEqualFold applies the EqualFold predicate on the "feed" field.
+func FeedEqualFold(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldEqualFold(FieldFeed, v))
+}
+
+// FeedContainsFold applies the ContainsFold predicate on the "feed" field.
+func FeedContainsFold(v string) predicate.LedgerEntry {
+	return predicate.LedgerEntry(sql.FieldContainsFold(FieldFeed, v))
 }
 
 // And groups predicates with the AND operator between them.

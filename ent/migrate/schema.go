@@ -164,6 +164,7 @@ var (
 		{Name: "amount", Type: field.TypeInt64},
 		{Name: "kind", Type: field.TypeString},
 		{Name: "ref", Type: field.TypeString},
+		{Name: "feed", Type: field.TypeString, Default: ""},
 	}
 	// LedgerEntriesTable holds the schema information for the "ledger_entries" table.
 	LedgerEntriesTable = &schema.Table{
@@ -172,9 +173,9 @@ var (
 		PrimaryKey: []*schema.Column{LedgerEntriesColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "ledgerentry_activity_id_account_created_at",
+				Name:    "ledgerentry_activity_id_account_feed_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[4], LedgerEntriesColumns[1]},
+				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[4], LedgerEntriesColumns[9], LedgerEntriesColumns[1]},
 			},
 			{
 				Name:    "ledgerentry_txn_id",
@@ -280,9 +281,9 @@ var (
 				Columns: []*schema.Column{RewardOrdersColumns[1], RewardOrdersColumns[2]},
 			},
 			{
-				Name:    "rewardorder_activity_id_act_id_issued_at_order_no",
+				Name:    "rewardorder_activity_id_act_id_award_type_issued_at_order_no",
 				Unique:  false,
-				Columns: []*schema.Column{RewardOrdersColumns[1], RewardOrdersColumns[3], RewardOrdersColumns[12], RewardOrdersColumns[2]},
+				Columns: []*schema.Column{RewardOrdersColumns[1], RewardOrdersColumns[3], RewardOrdersColumns[7], RewardOrdersColumns[12], RewardOrdersColumns[2]},
 			},
 			{
 				Name:    "rewardorder_activity_id_act_id_scene_id",

@@ -134,6 +134,10 @@ func init() {
 	ledgerentryDescActID := ledgerentryFields[3].Descriptor()
 	// ledgerentry.DefaultActID holds the default value on creation for the act_id field.
 	ledgerentry.DefaultActID = ledgerentryDescActID.Default.(int64)
+	// ledgerentryDescFeed is the schema descriptor for feed field.
+	ledgerentryDescFeed := ledgerentryFields[7].Descriptor()
+	// ledgerentry.DefaultFeed holds the default value on creation for the feed field.
+	ledgerentry.DefaultFeed = ledgerentryDescFeed.Default.(string)
 	redpacketFields := schema.RedPacket{}.Fields()
 	_ = redpacketFields
 	// redpacketDescTotalAmount is the schema descriptor for total_amount field.

@@ -36,7 +36,7 @@ func (RewardOrder) Fields() []ent.Field {
 func (RewardOrder) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("activity_id", "order_no").Unique(),
-		index.Fields("activity_id", "act_id", "issued_at", "order_no"),
+		index.Fields("activity_id", "act_id", "award_type", "issued_at", "order_no"),
 		index.Fields("activity_id", "act_id", "scene_id"),
 	}
 }

@@ -50,11 +50,20 @@ func UserLeg(actID, amount int64) Leg {
 // programming error and refused.
 func post(ctx context.Context, tx *ent.Tx, txnID, activityID, kind, ref string, at time.Time, legs ...Leg) error {
 	var sum int64
+	feed := ""
+	switch kind {
+	case KindRedPacketSent, KindRedPacketGrab, KindRedPacketRefund:
+		feed = FeedRedPacket
+	}
 	creates := make([]*ent.LedgerEntryCreate, len(legs))
 	for i, l := range legs {
 		sum += l.Amount
-		creates[i] = tx.LedgerEntry.Create().SetTxnID(txnID).SetActivityID(activityID).SetAccount(l.Account).
+		c := tx.LedgerEntry.Create().SetTxnID(txnID).SetActivityID(activityID).SetAccount(l.Account).
 			SetActID(l.ActID).SetAmount(l.Amount).SetKind(kind).SetRef(ref).SetCreatedAt(at)
+		if l.ActID != 0 {
+			c.SetFeed(feed)
+		}
+		creates[i] = c
 	}
 	if sum != 0 {
 		return fmt.Errorf("ledger transaction %s does not balance: legs sum to %d", txnID, sum)

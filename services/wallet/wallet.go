@@ -27,11 +27,16 @@ type Config struct {
 	OrderTTL time.Duration
 	// SweepAge is how old a pending reward must be before the sweeper re-queues it.
 	SweepAge time.Duration
+	// Withdraw bounds withdrawals.
+	Withdraw WithdrawLimits
+	// Payout paces the payout worker.
+	Payout PayoutConfig
 }
 
 // DefaultConfig is what the server runs with.
 func DefaultConfig() Config {
-	return Config{Shards: 4, BatchSize: 256, ClaimIdle: 15 * time.Second, OrderTTL: 30 * 24 * time.Hour, SweepAge: 30 * time.Second}
+	return Config{Shards: 4, BatchSize: 256, ClaimIdle: 15 * time.Second, OrderTTL: 30 * 24 * time.Hour, SweepAge: 30 * time.Second,
+		Withdraw: DefaultWithdrawLimits(), Payout: DefaultPayoutConfig()}
 }
 
 // Service is the wallet's money core.
@@ -47,6 +52,10 @@ type Service struct {
 	// Redis cleanup; an error stops the settlement there, as a crash would.
 	afterCommit func() error
 	switches    Switches
+	limits      WithdrawLimits
+	// kick wakes this instance's payout worker when a withdrawal is recorded.
+	kick        chan struct{}
+	feedTimeout time.Duration
 }
 
 // New returns the Service.
@@ -67,7 +76,14 @@ func New(db *store.DB, rdb redis.UniversalClient, catalog *activity.Catalog, sig
 	if cfg.SweepAge <= 0 {
 		cfg.SweepAge = def.SweepAge
 	}
-	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg, switches: allOn{}}
+	if cfg.Withdraw.Day == nil {
+		cfg.Withdraw = def.Withdraw
+	}
+	if cfg.Payout.Rate <= 0 {
+		cfg.Payout = def.Payout
+	}
+	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg, switches: allOn{},
+		limits: cfg.Withdraw, kick: make(chan struct{}, 1), feedTimeout: FeedSourceTimeout}
 }
 
 // Catalog returns the activity catalog the service resolves activities with.
