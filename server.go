@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ import (
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
 	"github.com/springwallet/wallet/services/wallet"
 	"github.com/springwallet/wallet/web"
@@ -49,17 +51,27 @@ type config struct {
 	DataDir     string
 	// Seed creates demo data on an empty database.
 	Seed bool
+	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
+	PayoutLatency     time.Duration
+	PayoutFailureRate float64
 }
 
 func configFromEnv() config {
 	c := config{
-		Port:        os.Getenv("PORT"),
-		DatabaseURL: os.Getenv("DATABASE_URL"),
-		RedisURL:    os.Getenv("REDIS_URL"),
-		JWTSecret:   os.Getenv("WALLET_JWT_SECRET"),
-		TokenKey:    os.Getenv("WALLET_TOKEN_KEY"),
-		DataDir:     "data",
-		Seed:        os.Getenv("WALLET_DEMO_DATA") != "off",
+		Port:          os.Getenv("PORT"),
+		DatabaseURL:   os.Getenv("DATABASE_URL"),
+		RedisURL:      os.Getenv("REDIS_URL"),
+		JWTSecret:     os.Getenv("WALLET_JWT_SECRET"),
+		TokenKey:      os.Getenv("WALLET_TOKEN_KEY"),
+		DataDir:       "data",
+		Seed:          os.Getenv("WALLET_DEMO_DATA") != "off",
+		PayoutLatency: 500 * time.Millisecond,
+	}
+	if d, err := time.ParseDuration(os.Getenv("WALLET_PAYOUT_LATENCY")); err == nil && d >= 0 {
+		c.PayoutLatency = d
+	}
+	if f, err := strconv.ParseFloat(os.Getenv("WALLET_PAYOUT_FAILURE_RATE"), 64); err == nil && f >= 0 && f <= 1 {
+		c.PayoutFailureRate = f
 	}
 	if c.Port == "" {
 		c.Port = "8080"
@@ -109,18 +121,20 @@ func tokenCommand(args []string, out *os.File) error {
 
 // app is the wired service: everything one process runs.
 type app struct {
-	cfg     config
-	log     *slog.Logger
-	db      *store.DB
-	rdb     redis.UniversalClient
-	mini    *miniredis.Miniredis
-	signer  *token.Signer
-	catalog *activity.Catalog
-	wallet  *wallet.Service
-	reg     *prometheus.Registry
-	ready   atomic.Bool
-	workers sync.WaitGroup
-	stop    context.CancelFunc
+	cfg      config
+	log      *slog.Logger
+	db       *store.DB
+	rdb      redis.UniversalClient
+	mini     *miniredis.Miniredis
+	signer   *token.Signer
+	catalog  *activity.Catalog
+	wallet   *wallet.Service
+	switches *switches.Board
+	payouts  wallet.PayoutProvider
+	reg      *prometheus.Registry
+	ready    atomic.Bool
+	workers  sync.WaitGroup
+	stop     context.CancelFunc
 }
 
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
@@ -146,6 +160,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.catalog = activity.NewCatalog(a.db, time.Now)
 	a.wallet = wallet.New(a.db, a.rdb, a.catalog, a.signer, time.Now, log, wallet.DefaultConfig())
+	a.switches = switches.New(a.db, a.rdb, log, time.Now)
+	if err := a.switches.Load(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.wallet.SetSwitches(a.switches)
+	a.payouts = wallet.NewSimulatedProvider(cfg.PayoutLatency, cfg.PayoutFailureRate)
 	if cfg.Seed {
 		if err := seedDemo(ctx, a.db, a.catalog, time.Now()); err != nil {
 			a.close()
@@ -188,15 +209,18 @@ func openRedis(raw string) (redis.UniversalClient, *miniredis.Miniredis, error) 
 func (a *app) start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(ctx)
 	worker := a.wallet.NewWorker()
-	a.workers.Add(2)
-	go func() {
-		defer a.workers.Done()
-		worker.Run(ctx)
-	}()
-	go func() {
-		defer a.workers.Done()
-		a.watchReadiness(ctx)
-	}()
+	for _, run := range []func(context.Context){
+		worker.Run,
+		a.watchReadiness,
+		a.switches.Run,
+		func(ctx context.Context) { a.wallet.RunPayouts(ctx, a.payouts) },
+	} {
+		a.workers.Add(1)
+		go func() {
+			defer a.workers.Done()
+			run(ctx)
+		}()
+	}
 }
 
 // watchReadiness keeps readyz current: it probes the database and Redis every second, so
@@ -254,10 +278,21 @@ func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, time.Now),
 		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier})))
-	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(a.catalog),
+	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db}),
 		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier})))
-	web.Mount(mux, "/playground", "Wallet GraphQL playground", "/query")
-	web.Mount(mux, "/admin/playground", "Wallet admin playground", "/admin/query")
+	pg := http.NewServeMux()
+	web.Mount(pg, "/playground", "Wallet GraphQL playground", "/query")
+	web.Mount(pg, "/admin/playground", "Wallet admin playground", "/admin/query")
+	playgrounds := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.switches.Enabled(switches.Playground) {
+			http.NotFound(w, r)
+			return
+		}
+		pg.ServeHTTP(w, r)
+	})
+	for _, p := range []string{"/playground", "/playground/", "/admin/playground", "/admin/playground/"} {
+		mux.Handle(p, playgrounds)
+	}
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")

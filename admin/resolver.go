@@ -5,6 +5,7 @@ package admin
 import (
 	"context"
 	"math"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -12,20 +13,38 @@ import (
 	"github.com/springwallet/wallet/admin/model"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
 )
 
 // Resolver holds the services the admin schema uses.
 type Resolver struct {
-	catalog *activity.Catalog
+	catalog  *activity.Catalog
+	switches *switches.Board
+	db       *store.DB
+}
+
+// Deps are the services the admin schema needs.
+type Deps struct {
+	Catalog  *activity.Catalog
+	Switches *switches.Board
+	DB       *store.DB
 }
 
 // NewSchema returns the executable admin schema.
-func NewSchema(catalog *activity.Catalog) graphql.ExecutableSchema {
+func NewSchema(d Deps) graphql.ExecutableSchema {
+	var cost generated.ComplexityRoot
+	// A connection costs its page size times its selection (first clamped to 1..100 so an
+	// out-of-range first reaches the resolver as BAD_USER_INPUT).
+	cost.Query.AuditLog = func(child, first int, _, _, _, _ *string) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &Resolver{catalog: catalog},
+		Resolvers:  &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
+		Complexity: cost,
 	})
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // hasRole enforces @hasRole: roles nest, so an admin passes an OPERATOR check.
 func hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.AdminRole) (any, error) {

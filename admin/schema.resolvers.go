@@ -26,6 +26,15 @@ func (r *activityResolver) Scenes(ctx context.Context, obj *model.Activity) ([]*
 	return out, nil
 }
 
+// SetSwitch is the resolver for the setSwitch field.
+func (r *mutationResolver) SetSwitch(ctx context.Context, name string, enabled bool, reason string) (*model.Switch, error) {
+	st, err := r.switches.Set(ctx, name, enabled, reason)
+	if err != nil {
+		return nil, err
+	}
+	return switchModel(st), nil
+}
+
 // UpsertActivity is the resolver for the upsertActivity field.
 func (r *mutationResolver) UpsertActivity(ctx context.Context, input model.ActivityInput) (*model.Activity, error) {
 	in := activity.ActivityInput{
@@ -74,6 +83,21 @@ func (r *queryResolver) Activities(ctx context.Context) ([]*model.Activity, erro
 		out[i] = activityModel(a)
 	}
 	return out, nil
+}
+
+// Switches is the resolver for the switches field.
+func (r *queryResolver) Switches(ctx context.Context) ([]*model.Switch, error) {
+	return r.listSwitches(), nil
+}
+
+// ConfigVersion is the resolver for the configVersion field.
+func (r *queryResolver) ConfigVersion(ctx context.Context) (int64, error) {
+	return r.switches.Version(), nil
+}
+
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error) {
+	return r.auditLog(ctx, first, after, action, target, actor)
 }
 
 // Activity returns generated.ActivityResolver implementation.

@@ -41,7 +41,7 @@ func (r *mutationResolver) ForceSettle(ctx context.Context, activityID string) (
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.wallet.ForceSettle(ctx, live.ID, p.ActID)
+	res, err := r.wallet.SettleOnDemand(ctx, live.ID, p.ActID)
 	if err != nil {
 		return nil, err
 	}

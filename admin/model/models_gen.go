@@ -35,7 +35,40 @@ type ActivityInput struct {
 	BudgetTotal *int64    `json:"budgetTotal,omitempty"`
 }
 
+type AuditConnection struct {
+	Edges    []*AuditEdge `json:"edges"`
+	PageInfo *PageInfo    `json:"pageInfo"`
+}
+
+type AuditEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *AuditEntry `json:"node"`
+}
+
+// One audited admin change.
+type AuditEntry struct {
+	ID string `json:"id"`
+	// The acting act_id in decimal.
+	Actor string `json:"actor"`
+	// The mutation, e.g. setSwitch.
+	Action string `json:"action"`
+	// The object changed, e.g. the switch name.
+	Target string `json:"target"`
+	// JSON of the state before.
+	Before string `json:"before"`
+	// JSON of the state after.
+	After     string    `json:"after"`
+	Reason    string    `json:"reason"`
+	RequestID string    `json:"requestId"`
+	At        time.Time `json:"at"`
+}
+
 type Mutation struct {
+}
+
+type PageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
 type Query struct {
@@ -64,6 +97,22 @@ type SceneInput struct {
 	// Defaults to 0.10.
 	ReserveRatio  *float64 `json:"reserveRatio,omitempty"`
 	RatePerSecond *int     `json:"ratePerSecond,omitempty"`
+}
+
+// A degradation switch: on means the feature or dependency is in use.
+type Switch struct {
+	Name        string `json:"name"`
+	Enabled     bool   `json:"enabled"`
+	Description string `json:"description"`
+	// kill (cuts a feature or dependency off) or operational (pauses or tunes background work).
+	Category string `json:"category"`
+	// The safe state the switch has until an operator changes it.
+	Default bool `json:"default"`
+	// When it was last changed (null: never).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+	// The act_id of who changed it last (empty: never changed).
+	UpdatedBy string `json:"updatedBy"`
+	Reason    string `json:"reason"`
 }
 
 type AdminRole string

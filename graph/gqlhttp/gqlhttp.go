@@ -63,14 +63,9 @@ func New(es graphql.ExecutableSchema, o Options) http.Handler {
 	return withRequestID(h)
 }
 
-type requestIDKey struct{}
-
 // RequestID is the id of the request ctx belongs to, as logged and as told to clients on
 // INTERNAL errors.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return auth.RequestID(ctx) }
 
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +76,7 @@ func withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(r.Context(), id)))
 	})
 }
 

@@ -22,6 +22,7 @@ const (
 	DBActivity = 3 // services/activity
 	DBGraph    = 4
 	DBAdmin    = 5
+	DBSwitches = 6 // services/switches
 )
 
 // RedisAddr is the test Redis, WALLET_TEST_REDIS or 127.0.0.1:6379.

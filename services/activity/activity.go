@@ -15,6 +15,7 @@ import (
 	"github.com/springwallet/wallet/ent"
 	entactivity "github.com/springwallet/wallet/ent/activity"
 	entscene "github.com/springwallet/wallet/ent/scene"
+	"github.com/springwallet/wallet/services/audit"
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/store"
 )
@@ -348,6 +349,7 @@ func (c *Catalog) UpsertActivity(ctx context.Context, in ActivityInput) (*Activi
 			}
 		}
 		existing, err := tx.Activity.Get(ctx, in.ID)
+		var before *Activity
 		switch {
 		case ent.IsNotFound(err):
 			cr := tx.Activity.Create().SetID(in.ID).SetName(in.Name).SetPhase(entactivity.Phase(in.Phase)).
@@ -355,17 +357,23 @@ func (c *Catalog) UpsertActivity(ctx context.Context, in ActivityInput) (*Activi
 			if in.ParentID != "" {
 				cr.SetParentID(in.ParentID)
 			}
-			out, err = cr.Save(ctx)
-			return err
+			if out, err = cr.Save(ctx); err != nil {
+				return err
+			}
 		case err != nil:
 			return err
+		default:
+			if (existing.ParentID == nil) != (in.ParentID == "") || (existing.ParentID != nil && *existing.ParentID != in.ParentID) {
+				return errs.Input("parentId", "an activity's parent cannot change")
+			}
+			before = fromEnt(existing)
+			out, err = existing.Update().SetName(in.Name).SetPhase(entactivity.Phase(in.Phase)).
+				SetStartsAt(in.StartsAt).SetEndsAt(in.EndsAt).SetBudgetTotal(in.BudgetTotal).Save(ctx)
+			if err != nil {
+				return err
+			}
 		}
-		if (existing.ParentID == nil) != (in.ParentID == "") || (existing.ParentID != nil && *existing.ParentID != in.ParentID) {
-			return errs.Input("parentId", "an activity's parent cannot change")
-		}
-		out, err = existing.Update().SetName(in.Name).SetPhase(entactivity.Phase(in.Phase)).
-			SetStartsAt(in.StartsAt).SetEndsAt(in.EndsAt).SetBudgetTotal(in.BudgetTotal).Save(ctx)
-		return err
+		return audit.Write(ctx, tx, "upsertActivity", in.ID, before, fromEnt(out), "", c.now())
 	})
 	if err != nil {
 		return nil, err
@@ -434,18 +442,23 @@ func (c *Catalog) UpsertScene(ctx context.Context, in SceneInput) (*Scene, error
 			}
 		}
 		existing, err := tx.Scene.Query().Where(entscene.ActivityID(in.ActivityID), entscene.SceneID(in.SceneID)).Only(ctx)
+		var before *Scene
 		switch {
 		case ent.IsNotFound(err):
 			out, err = tx.Scene.Create().SetActivityID(in.ActivityID).SetSceneID(in.SceneID).SetAwardType(in.AwardType).
 				SetPerTxnLimit(in.PerTxnLimit).SetBudgetTotal(in.BudgetTotal).SetReservePpm(in.ReservePPM).
 				SetRatePerSecond(in.RatePerSecond).Save(ctx)
-			return err
 		case err != nil:
 			return err
+		default:
+			before = sceneFromEnt(existing)
+			out, err = existing.Update().SetAwardType(in.AwardType).SetPerTxnLimit(in.PerTxnLimit).SetBudgetTotal(in.BudgetTotal).
+				SetReservePpm(in.ReservePPM).SetRatePerSecond(in.RatePerSecond).Save(ctx)
 		}
-		out, err = existing.Update().SetAwardType(in.AwardType).SetPerTxnLimit(in.PerTxnLimit).SetBudgetTotal(in.BudgetTotal).
-			SetReservePpm(in.ReservePPM).SetRatePerSecond(in.RatePerSecond).Save(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Write(ctx, tx, "upsertScene", in.ActivityID+"/"+in.SceneID, before, sceneFromEnt(out), "", c.now())
 	})
 	if err != nil {
 		return nil, err

@@ -166,3 +166,17 @@ func Require(ctx context.Context, roles ...string) (*Principal, error) {
 	}
 	return nil, errs.E(errs.Forbidden, "this needs role %s", strings.Join(roles, " or "))
 }
+
+type requestIDKey struct{}
+
+// WithRequestID stores the id of the request being served, for logs, audit entries and
+// INTERNAL errors.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID is the id of the request ctx belongs to ("" outside a request).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

@@ -91,14 +91,17 @@ func settledAmong(ctx context.Context, tx *ent.Tx, activityID string, pending []
 }
 
 // HasReward reports whether the account holds any reward of the scene, pending or settled.
+// With its switch off it reads the database only, sparing Redis.
 func (s *Service) HasReward(ctx context.Context, activityID string, actID int64, sceneID string) (bool, error) {
-	pending, err := s.pendingOrders(ctx, activityID, actID)
-	if err != nil {
-		return false, err
-	}
-	for _, o := range pending {
-		if o.SceneID == sceneID {
-			return true, nil
+	if s.switches.Enabled(SwitchHasRewardPending) {
+		pending, err := s.pendingOrders(ctx, activityID, actID)
+		if err != nil {
+			return false, err
+		}
+		for _, o := range pending {
+			if o.SceneID == sceneID {
+				return true, nil
+			}
 		}
 	}
 	ok, err := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.ActID(actID), rewardorder.SceneID(sceneID)).Exist(ctx)

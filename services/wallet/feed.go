@@ -216,9 +216,12 @@ func itemKey(it FeedItem) feedKey { return feedKey{at: it.OccurredAt.UnixMicro()
 // feedRewards merges the pending rewards from Redis with the settled ones from the database;
 // a reward keeps its id and time when it settles, so it keeps its place.
 func (s *Service) feedRewards(ctx context.Context, activityID string, actID int64, first int, cur *feedKey) ([]FeedItem, error) {
-	pending, err := s.pendingOrders(ctx, activityID, actID)
-	if err != nil {
-		return nil, err
+	var pending []Order
+	if s.switches.Enabled(SwitchFeedPending) {
+		var err error
+		if pending, err = s.pendingOrders(ctx, activityID, actID); err != nil {
+			return nil, err
+		}
 	}
 	q := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.ActID(actID), rewardorder.AwardType(AwardCash))
 	if cur != nil {

@@ -62,6 +62,15 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
+	if in.AwardType == AwardCash && !s.switches.Enabled(SwitchIssuanceCash) {
+		return nil, degraded("cash issuance")
+	}
+	if in.AwardType == AwardCoupon && !s.switches.Enabled(SwitchIssuanceCoupon) {
+		return nil, degraded("coupon issuance")
+	}
+	if !s.switches.Enabled(fmt.Sprintf(SwitchIssuanceAppFmt, in.AppID)) {
+		return nil, degraded(fmt.Sprintf("issuance for app %d", in.AppID))
+	}
 	now := s.now()
 	live, err := s.catalog.Resolve(ctx, in.ActivityID, now)
 	if err != nil {

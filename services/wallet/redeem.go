@@ -21,6 +21,9 @@ type RedeemResult struct {
 // idempotent on the order number. onlyActID, when non-zero, is the only account whose tokens
 // the caller may redeem.
 func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*RedeemResult, error) {
+	if !s.switches.Enabled(SwitchRedeem) {
+		return nil, degraded("token redemption")
+	}
 	if tok == "" {
 		return nil, errs.Input("token", "token is required")
 	}

@@ -250,6 +250,14 @@ func applyCredits(ctx context.Context, tx *ent.Tx, credit map[account]int64, inc
 	return nil
 }
 
+// SettleOnDemand is forceSettle as users call it: ForceSettle unless switched off.
+func (s *Service) SettleOnDemand(ctx context.Context, activityID string, actID int64) (SettleResult, error) {
+	if !s.switches.Enabled(SwitchForceSettle) {
+		return SettleResult{}, degraded("settling on demand")
+	}
+	return s.ForceSettle(ctx, activityID, actID)
+}
+
 // ForceSettle settles every pending reward of one account now.
 func (s *Service) ForceSettle(ctx context.Context, activityID string, actID int64) (SettleResult, error) {
 	nos, err := s.rdb.HKeys(ctx, pendingKey(activityID, actID)).Result()
@@ -302,6 +310,10 @@ func (w *Worker) runShard(ctx context.Context, shard int) {
 	lastClaim := time.Time{}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		if !w.s.switches.Enabled(SwitchSettleWorker) {
+			sleep(ctx, 250*time.Millisecond)
+			continue
+		}
 		if err := w.ensureGroup(ctx, stream); err != nil {
 			w.s.log.Warn("settlement stream unavailable", "stream", stream, "err", err)
 			sleep(ctx, backoff)
@@ -397,6 +409,9 @@ func (w *Worker) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !w.s.switches.Enabled(SwitchSweeper) {
+				continue
+			}
 			if n, err := w.s.Sweep(ctx); err != nil {
 				w.s.log.Warn("sweep pending rewards", "err", err)
 			} else if n > 0 {

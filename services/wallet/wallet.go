@@ -3,12 +3,14 @@
 package wallet
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/token"
 )
@@ -93,6 +95,38 @@ func (s *Service) Catalog() *activity.Catalog { return s.catalog }
 // wallet only reads it.
 type Switches interface {
 	Enabled(name string) bool
+}
+
+// Switches the money core obeys (declared, with their descriptions, in services/switches).
+const (
+	SwitchIssuanceCash     = "issuance.cash"
+	SwitchIssuanceCoupon   = "issuance.coupon"
+	SwitchIssuanceAppFmt   = "issuance.app.%d"
+	SwitchForceSettle      = "forcesettle"
+	SwitchRedeem           = "redeem"
+	SwitchHasRewardPending = "hasreward.pending"
+	SwitchFeedPending      = "feed.pending"
+	SwitchSettleWorker     = "settlement.worker"
+	SwitchSweeper          = "settlement.sweeper"
+	SwitchRedPacketExpiry  = "redpacket.expiry"
+)
+
+// SwitchNames lists every switch the money core checks, so a test can prove each is declared.
+func SwitchNames() []string {
+	names := []string{SwitchIssuanceCash, SwitchIssuanceCoupon, SwitchForceSettle, SwitchRedeem, SwitchHasRewardPending,
+		SwitchFeedPending, SwitchSettleWorker, SwitchSweeper, SwitchRedPacketExpiry, SwitchWithdraw, SwitchPayout}
+	for app := 1; app <= 8; app++ {
+		names = append(names, fmt.Sprintf(SwitchIssuanceAppFmt, app))
+	}
+	for _, sw := range feedSwitches {
+		names = append(names, sw)
+	}
+	return names
+}
+
+// degraded is the answer of a switched-off feature.
+func degraded(what string) error {
+	return errs.E(errs.Degraded, "%s is switched off for now; please try again later", what)
 }
 
 type allOn struct{}
