@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -30,6 +31,12 @@ import (
 // ComplexityLimit is the most a document may cost (every field 1, a connection its first ×
 // its selection).
 const ComplexityLimit = 2000
+
+func init() {
+	// A document refused for its cost is refused whole, like one that fails validation, so it
+	// gets the same HTTP status (400 with application/graphql-response+json).
+	errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
+}
 
 // Options configure a GraphQL endpoint.
 type Options struct {
