@@ -156,3 +156,32 @@ func TestEverySwitchTheCodeChecksIsDeclared(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+func TestBudgetsOverHTTP(t *testing.T) {
+	s := newTestServer(t)
+	adm := mint(t, 1, "admin")
+	scene := `mutation($in: SceneInput!) { upsertScene(input: $in) { id } }`
+	must(t, s.admin(t, adm, scene, map[string]any{"in": map[string]any{"id": "tiny", "activityId": demoParent, "awardType": "CASH", "budgetTotal": 100, "reserveRatio": 0.1}}))
+	issuer := mint(t, 1, "issuer")
+	in := func(act int64, amount int) map[string]any {
+		return map[string]any{"in": map[string]any{"actId": act, "appId": 1, "activityId": demoParent, "sceneId": "tiny", "rainId": 1, "awardType": "CASH", "stage": 0, "amount": amount}}
+	}
+	must(t, s.query(t, issuer, issueMutation, in(1, 90)))
+	wantErr(t, s.query(t, issuer, issueMutation, in(2, 1)), "BUDGET_EXHAUSTED")
+	// A replay of the accepted order still answers, budget or not.
+	if r := must(t, s.query(t, issuer, issueMutation, in(1, 90)))["issueReward"].(map[string]any); r["replayed"] != true {
+		t.Fatalf("replay = %v", r)
+	}
+	for _, id := range []string{demoParent, demoChild} {
+		b := must(t, s.admin(t, mint(t, 1, "viewer"), `query($a: ID!) { budgets(activityId: $a) { sceneId total issued remaining reserveRatio exhausted } }`, map[string]any{"a": id}))
+		var tiny map[string]any
+		for _, x := range b["budgets"].([]any) {
+			if x.(map[string]any)["sceneId"] == "tiny" {
+				tiny = x.(map[string]any)
+			}
+		}
+		if tiny == nil || num(tiny["issued"]) != 90 || num(tiny["remaining"]) != 10 || tiny["exhausted"] != true || tiny["reserveRatio"] != 0.1 {
+			t.Fatalf("budgets(%s) tiny = %v", id, tiny)
+		}
+	}
+}

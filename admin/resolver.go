@@ -15,6 +15,7 @@ import (
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
+	"github.com/springwallet/wallet/services/wallet"
 )
 
 // Resolver holds the services the admin schema uses.
@@ -22,6 +23,7 @@ type Resolver struct {
 	catalog  *activity.Catalog
 	switches *switches.Board
 	db       *store.DB
+	wallet   *wallet.Service
 }
 
 // Deps are the services the admin schema needs.
@@ -29,6 +31,7 @@ type Deps struct {
 	Catalog  *activity.Catalog
 	Switches *switches.Board
 	DB       *store.DB
+	Wallet   *wallet.Service
 }
 
 // NewSchema returns the executable admin schema.
@@ -38,7 +41,7 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 	// out-of-range first reaches the resolver as BAD_USER_INPUT).
 	cost.Query.AuditLog = func(child, first int, _, _, _, _ *string) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB},
+		Resolvers:  &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
 		Complexity: cost,
 	})

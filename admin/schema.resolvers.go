@@ -85,6 +85,23 @@ func (r *queryResolver) Activities(ctx context.Context) ([]*model.Activity, erro
 	return out, nil
 }
 
+// Budgets is the resolver for the budgets field.
+func (r *queryResolver) Budgets(ctx context.Context, activityID string) ([]*model.Budget, error) {
+	a, err := r.catalog.Target(ctx, activityID, r.catalog.Now())
+	if err != nil {
+		return nil, err
+	}
+	states, err := r.wallet.Budgets(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Budget, len(states))
+	for i, b := range states {
+		out[i] = &model.Budget{SceneID: b.SceneID, Total: b.Total, Issued: b.Issued, Remaining: b.Remaining, ReserveRatio: b.ReserveRatio, Exhausted: b.Exhausted}
+	}
+	return out, nil
+}
+
 // Switches is the resolver for the switches field.
 func (r *queryResolver) Switches(ctx context.Context) ([]*model.Switch, error) {
 	return r.listSwitches(), nil

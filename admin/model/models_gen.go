@@ -63,6 +63,19 @@ type AuditEntry struct {
 	At        time.Time `json:"at"`
 }
 
+// One scene's budget within one (child) activity.
+type Budget struct {
+	SceneID string `json:"sceneId"`
+	Total   int64  `json:"total"`
+	// Fen reserved by issuance so far.
+	Issued int64 `json:"issued"`
+	// total - issued (the reserve included).
+	Remaining    int64   `json:"remaining"`
+	ReserveRatio float64 `json:"reserveRatio"`
+	// True when not even 1 fen more could be issued.
+	Exhausted bool `json:"exhausted"`
+}
+
 type Mutation struct {
 }
 

@@ -479,3 +479,23 @@ func (c *Catalog) OwnScenes(ctx context.Context, activityID string) ([]*Scene, e
 	}
 	return out, nil
 }
+
+// Target returns the activity whose own data an operator means by id: the live child for a
+// parent, the activity itself otherwise (whether or not its window is open).
+func (c *Catalog) Target(ctx context.Context, id string, at time.Time) (*Activity, error) {
+	if err := ValidateID("activityId", id); err != nil {
+		return nil, err
+	}
+	s, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.children[id]) > 0 {
+		live, err := c.Resolve(ctx, id, at)
+		if err != nil {
+			return nil, err
+		}
+		return &live.Activity, nil
+	}
+	return c.Lookup(ctx, id)
+}

@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -100,9 +101,30 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 			return nil, err
 		}
 	}
-	res, err := s.accept(ctx, o)
-	if err != nil {
+	if err := s.reserve(ctx, &live.Activity, scene, o.Amount, false); err != nil {
+		// A replay of an order issued before the budget ran out still answers its first
+		// result: look the order up only now, keeping the common path to one round trip.
+		if errs.Is(err, errs.BudgetExhausted) {
+			if res, lerr := s.lookup(ctx, o); lerr != nil || res != nil {
+				if res != nil {
+					res.Activity = live
+				}
+				return res, lerr
+			}
+		}
 		return nil, err
+	}
+	res, err := s.accept(ctx, o)
+	if errs.Is(err, errs.IdempotencyConflict) {
+		s.release(ctx, o.ActivityID, o.SceneID, o.Amount)
+	}
+	if err != nil {
+		// Otherwise the reservation stays: the order may have been recorded before the error,
+		// and an unused reservation only leaves budget unspent, never overspent.
+		return nil, err
+	}
+	if res.Replayed {
+		s.release(ctx, o.ActivityID, o.SceneID, o.Amount)
 	}
 	res.Activity = live
 	return res, nil
@@ -141,4 +163,23 @@ func (s *Service) enqueue(ctx context.Context, c redis.Cmdable, activityID strin
 		Stream: streamKey(shardOf(activityID, actID, s.cfg.Shards)),
 		Values: []string{"a", activityID, "u", fmt.Sprint(actID), "o", orderNo},
 	}).Err()
+}
+
+// lookup answers a known order as a replay (or IDEMPOTENCY_CONFLICT), nil when it is unknown.
+func (s *Service) lookup(ctx context.Context, o Order) (*IssueResult, error) {
+	r, err := s.rdb.HMGet(ctx, orderKey(o.ActivityID, o.ActID, o.OrderNo), "c", "tok", "st").Result()
+	if err != nil {
+		return nil, fmt.Errorf("look up order: %w", err)
+	}
+	c, _ := r[0].(string)
+	if c == "" {
+		return nil, nil
+	}
+	if c != o.content() {
+		return nil, errs.E(errs.IdempotencyConflict, "order %s was already issued with other content", o.OrderNo)
+	}
+	tok, _ := r[1].(string)
+	stText, _ := r[2].(string)
+	st, _ := strconv.ParseInt(stText, 10, 64)
+	return &IssueResult{OrderNo: o.OrderNo, Token: tok, Status: statusName(st), Replayed: true}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/springwallet/wallet/ent/rewardorder"
+	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
 )
 
@@ -38,7 +39,7 @@ func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*Red
 	if err != nil || actID != p.ActID || sceneID != p.SceneID || int64(rainID) != p.RainID || awardType != AwardCash {
 		return nil, errs.Input("token", "the token's order number does not match its content")
 	}
-	if _, err := s.catalog.Lookup(ctx, p.ActivityID); err != nil {
+	if _, _, err := s.sceneOf(ctx, p.ActivityID, p.SceneID); err != nil {
 		return nil, err
 	}
 	o := Order{
@@ -57,5 +58,27 @@ func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*Red
 	if err != nil {
 		return nil, err
 	}
+	if !res.Replayed {
+		// The restored reward was promised when the token was signed: it is charged to the
+		// budget again (Redis lost the first charge with the reward), past the limit if need be.
+		if a, sc, err := s.sceneOf(ctx, o.ActivityID, o.SceneID); err == nil {
+			if err := s.reserve(ctx, a, sc, o.Amount, true); err != nil {
+				s.log.Warn("charge restored reward to budget", "order", o.OrderNo, "err", err)
+			}
+		}
+	}
 	return &RedeemResult{OrderNo: o.OrderNo, Replayed: res.Replayed, Status: res.Status}, nil
+}
+
+// sceneOf looks up an activity by its own id and one of its scenes.
+func (s *Service) sceneOf(ctx context.Context, activityID, sceneID string) (*activity.Activity, *activity.Scene, error) {
+	a, err := s.catalog.Lookup(ctx, activityID)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := s.catalog.Scene(ctx, a, sceneID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, sc, nil
 }
