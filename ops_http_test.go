@@ -185,3 +185,25 @@ func TestBudgetsOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+func TestActivityStatsCatchUp(t *testing.T) {
+	s := newTestServer(t)
+	s.earn(t, 931, 1000) // one cash reward of 1000
+	issuer := mint(t, 1, "issuer")
+	coupon := map[string]any{"in": map[string]any{"actId": 932, "appId": 2, "activityId": demoParent, "sceneId": "coupon-gala", "rainId": 1, "awardType": "COUPON", "stage": 0, "amount": 300}}
+	must(t, s.query(t, issuer, issueMutation, coupon))
+	must(t, s.query(t, mint(t, 931), withdrawMutation, map[string]any{"in": map[string]any{"activityId": demoParent, "amount": 400, "requestId": "s"}}))
+	q := `{ activityStats(activityId: "spring-festival") { issuedAmount issuedCount settledAmount pendingAmount withdrawnAmount } }`
+	start := time.Now()
+	for {
+		st := must(t, s.admin(t, mint(t, 1, "viewer"), q, nil))["activityStats"].(map[string]any)
+		if num(st["issuedAmount"]) == 1300 && num(st["issuedCount"]) == 2 && num(st["settledAmount"]) == 1000 &&
+			num(st["pendingAmount"]) == 0 && num(st["withdrawnAmount"]) == 400 {
+			break
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("activityStats = %v, not caught up within 3 s", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

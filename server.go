@@ -34,6 +34,7 @@ import (
 	"github.com/springwallet/wallet/graph/gqlhttp"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/counter"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
@@ -130,6 +131,7 @@ type app struct {
 	catalog  *activity.Catalog
 	wallet   *wallet.Service
 	switches *switches.Board
+	counter  *counter.Counter
 	payouts  wallet.PayoutProvider
 	reg      *prometheus.Registry
 	ready    atomic.Bool
@@ -166,6 +168,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.wallet.SetSwitches(a.switches)
+	a.counter = counter.New(a.rdb, log, time.Second)
+	a.wallet.SetCounter(a.counter)
 	a.payouts = wallet.NewSimulatedProvider(cfg.PayoutLatency, cfg.PayoutFailureRate)
 	if cfg.Seed {
 		if err := seedDemo(ctx, a.db, a.catalog, time.Now()); err != nil {
@@ -213,6 +217,7 @@ func (a *app) start(ctx context.Context) {
 		worker.Run,
 		a.watchReadiness,
 		a.switches.Run,
+		a.counter.Run,
 		func(ctx context.Context) { a.wallet.RunPayouts(ctx, a.payouts) },
 	} {
 		a.workers.Add(1)

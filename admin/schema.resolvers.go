@@ -102,6 +102,20 @@ func (r *queryResolver) Budgets(ctx context.Context, activityID string) ([]*mode
 	return out, nil
 }
 
+// ActivityStats is the resolver for the activityStats field.
+func (r *queryResolver) ActivityStats(ctx context.Context, activityID string) (*model.ActivityStats, error) {
+	a, err := r.catalog.Target(ctx, activityID, r.catalog.Now())
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.wallet.Stats(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ActivityStats{IssuedAmount: st.IssuedAmount, IssuedCount: int(st.IssuedCount), SettledAmount: st.SettledAmount,
+		PendingAmount: st.PendingAmount, WithdrawnAmount: st.WithdrawnAmount}, nil
+}
+
 // Switches is the resolver for the switches field.
 func (r *queryResolver) Switches(ctx context.Context) ([]*model.Switch, error) {
 	return r.listSwitches(), nil

@@ -51,6 +51,14 @@ type ComplexityRoot struct {
 		StartsAt    func(childComplexity int) int
 	}
 
+	ActivityStats struct {
+		IssuedAmount    func(childComplexity int) int
+		IssuedCount     func(childComplexity int) int
+		PendingAmount   func(childComplexity int) int
+		SettledAmount   func(childComplexity int) int
+		WithdrawnAmount func(childComplexity int) int
+	}
+
 	AuditConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
@@ -95,6 +103,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Activities    func(childComplexity int) int
+		ActivityStats func(childComplexity int, activityID string) int
 		AuditLog      func(childComplexity int, first int, after *string, action *string, target *string, actor *string) int
 		Budgets       func(childComplexity int, activityID string) int
 		ConfigVersion func(childComplexity int) int
@@ -138,6 +147,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Activities(ctx context.Context) ([]*model.Activity, error)
 	Budgets(ctx context.Context, activityID string) ([]*model.Budget, error)
+	ActivityStats(ctx context.Context, activityID string) (*model.ActivityStats, error)
 	Switches(ctx context.Context) ([]*model.Switch, error)
 	ConfigVersion(ctx context.Context) (int64, error)
 	AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error)
@@ -209,6 +219,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.StartsAt(childComplexity), true
+
+	case "ActivityStats.issuedAmount":
+		if e.ComplexityRoot.ActivityStats.IssuedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.IssuedAmount(childComplexity), true
+	case "ActivityStats.issuedCount":
+		if e.ComplexityRoot.ActivityStats.IssuedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.IssuedCount(childComplexity), true
+	case "ActivityStats.pendingAmount":
+		if e.ComplexityRoot.ActivityStats.PendingAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.PendingAmount(childComplexity), true
+	case "ActivityStats.settledAmount":
+		if e.ComplexityRoot.ActivityStats.SettledAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.SettledAmount(childComplexity), true
+	case "ActivityStats.withdrawnAmount":
+		if e.ComplexityRoot.ActivityStats.WithdrawnAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.WithdrawnAmount(childComplexity), true
 
 	case "AuditConnection.edges":
 		if e.ComplexityRoot.AuditConnection.Edges == nil {
@@ -381,6 +422,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Activities(childComplexity), true
+	case "Query.activityStats":
+		if e.ComplexityRoot.Query.ActivityStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activityStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActivityStats(childComplexity, args["activityId"].(string)), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -720,11 +772,26 @@ type Budget {
   exhausted: Boolean!
 }
 
+"An activity's running totals (caught up within about 2 s)."
+type ActivityStats {
+  "Everything issued (face value for non-cash awards), from the hot counter."
+  issuedAmount: Int64!
+  issuedCount: Int!
+  "Cash settled into the ledger."
+  settledAmount: Int64!
+  "Cash issued and not yet settled."
+  pendingAmount: Int64!
+  "Withdrawals paid or being paid."
+  withdrawnAmount: Int64!
+}
+
 type Query {
   "Every activity, parents and children."
   activities: [Activity!]! @hasRole(role: VIEWER)
   "Budgets of the live child (for a parent id) or of that child, parent scenes included."
   budgets(activityId: ID!): [Budget!]! @hasRole(role: VIEWER)
+  "Totals of the live child (for a parent id) or of that activity."
+  activityStats(activityId: ID!): ActivityStats! @hasRole(role: VIEWER)
   "Every switch, by name."
   switches: [Switch!]! @hasRole(role: VIEWER)
   "The switchboard version this instance runs (grows with every change)."
@@ -789,6 +856,22 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 		return ec.fieldContext_Activity_scenes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Activity", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivityStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "issuedAmount":
+		return ec.fieldContext_ActivityStats_issuedAmount(ctx, field)
+	case "issuedCount":
+		return ec.fieldContext_ActivityStats_issuedCount(ctx, field)
+	case "settledAmount":
+		return ec.fieldContext_ActivityStats_settledAmount(ctx, field)
+	case "pendingAmount":
+		return ec.fieldContext_ActivityStats_pendingAmount(ctx, field)
+	case "withdrawnAmount":
+		return ec.fieldContext_ActivityStats_withdrawnAmount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityStats", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1104,6 +1187,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_activityStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activityId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activityId"] = arg0
 	return args, nil
 }
 
@@ -1432,6 +1529,121 @@ func (ec *executionContext) fieldContext_Activity_scenes(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStats_issuedAmount(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_issuedAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_issuedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ActivityStats_issuedCount(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_issuedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_issuedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivityStats_settledAmount(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_settledAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SettledAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_settledAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ActivityStats_pendingAmount(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_pendingAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_pendingAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ActivityStats_withdrawnAmount(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_withdrawnAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WithdrawnAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_withdrawnAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _AuditConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditConnection) (ret graphql.Marshaler) {
@@ -2236,6 +2448,68 @@ func (ec *executionContext) fieldContext_Query_budgets(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_budgets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_activityStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activityStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActivityStats(ctx, fc.Args["activityId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ActivityStats
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ActivityStats
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
+			return ec.marshalNActivityStats2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐActivityStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activityStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activityStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4134,6 +4408,59 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var activityStatsImplementors = []string{"ActivityStats"}
+
+func (ec *executionContext) _ActivityStats(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityStats")
+		case "issuedAmount":
+			out.Values[i] = ec._ActivityStats_issuedAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issuedCount":
+			out.Values[i] = ec._ActivityStats_issuedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "settledAmount":
+			out.Values[i] = ec._ActivityStats_settledAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pendingAmount":
+			out.Values[i] = ec._ActivityStats_pendingAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdrawnAmount":
+			out.Values[i] = ec._ActivityStats_withdrawnAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditConnectionImplementors = []string{"AuditConnection"}
 
 func (ec *executionContext) _AuditConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AuditConnection) graphql.Marshaler {
@@ -4466,6 +4793,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_budgets(ctx, field)
+				})
+		case "activityStats":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activityStats(ctx, field)
 				})
 		case "switches":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -5036,6 +5369,14 @@ func (ec *executionContext) marshalNActivity2ᚖgithubᚗcomᚋspringwalletᚋwa
 func (ec *executionContext) unmarshalNActivityInput2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐActivityInput(ctx context.Context, v any) (model.ActivityInput, error) {
 	res, err := ec.unmarshalInputActivityInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActivityStats2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐActivityStats(ctx context.Context, sel ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityStats!")
+		return graphql.Null
+	}
+	return ec._ActivityStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx context.Context, v any) (model.AdminRole, error) {

@@ -35,6 +35,19 @@ type ActivityInput struct {
 	BudgetTotal *int64    `json:"budgetTotal,omitempty"`
 }
 
+// An activity's running totals (caught up within about 2 s).
+type ActivityStats struct {
+	// Everything issued (face value for non-cash awards), from the hot counter.
+	IssuedAmount int64 `json:"issuedAmount"`
+	IssuedCount  int   `json:"issuedCount"`
+	// Cash settled into the ledger.
+	SettledAmount int64 `json:"settledAmount"`
+	// Cash issued and not yet settled.
+	PendingAmount int64 `json:"pendingAmount"`
+	// Withdrawals paid or being paid.
+	WithdrawnAmount int64 `json:"withdrawnAmount"`
+}
+
 type AuditConnection struct {
 	Edges    []*AuditEdge `json:"edges"`
 	PageInfo *PageInfo    `json:"pageInfo"`

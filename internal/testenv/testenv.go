@@ -23,6 +23,7 @@ const (
 	DBGraph    = 4
 	DBAdmin    = 5
 	DBSwitches = 6 // services/switches
+	DBCounter  = 7 // services/counter
 )
 
 // RedisAddr is the test Redis, WALLET_TEST_REDIS or 127.0.0.1:6379.

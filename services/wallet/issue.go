@@ -125,6 +125,8 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 	}
 	if res.Replayed {
 		s.release(ctx, o.ActivityID, o.SceneID, o.Amount)
+	} else {
+		s.countIssued(o)
 	}
 	res.Activity = live
 	return res, nil

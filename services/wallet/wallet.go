@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/counter"
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/token"
@@ -58,6 +59,7 @@ type Service struct {
 	// kick wakes this instance's payout worker when a withdrawal is recorded.
 	kick        chan struct{}
 	feedTimeout time.Duration
+	counter     *counter.Counter
 }
 
 // New returns the Service.
