@@ -32,6 +32,7 @@ import (
 	"github.com/springwallet/wallet/admin"
 	"github.com/springwallet/wallet/graph"
 	"github.com/springwallet/wallet/graph/gqlhttp"
+	"github.com/springwallet/wallet/ratelimit"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/counter"
@@ -52,6 +53,8 @@ type config struct {
 	DataDir     string
 	// Seed creates demo data on an empty database.
 	Seed bool
+	// RateLimitOff turns request rate limits off (WALLET_RATE_LIMIT=off).
+	RateLimitOff bool
 	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
 	PayoutLatency     time.Duration
 	PayoutFailureRate float64
@@ -67,6 +70,7 @@ func configFromEnv() config {
 		DataDir:       "data",
 		Seed:          os.Getenv("WALLET_DEMO_DATA") != "off",
 		PayoutLatency: 500 * time.Millisecond,
+		RateLimitOff:  os.Getenv("WALLET_RATE_LIMIT") == "off",
 	}
 	if d, err := time.ParseDuration(os.Getenv("WALLET_PAYOUT_LATENCY")); err == nil && d >= 0 {
 		c.PayoutLatency = d
@@ -132,6 +136,7 @@ type app struct {
 	wallet   *wallet.Service
 	switches *switches.Board
 	counter  *counter.Counter
+	limits   *ratelimit.Policy
 	payouts  wallet.PayoutProvider
 	reg      *prometheus.Registry
 	ready    atomic.Bool
@@ -170,6 +175,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.wallet.SetSwitches(a.switches)
 	a.counter = counter.New(a.rdb, log, time.Second)
 	a.wallet.SetCounter(a.counter)
+	a.limits = ratelimit.DefaultPolicy(ratelimit.New(a.rdb, log))
+	a.limits.Off = cfg.RateLimitOff
+	if cfg.RateLimitOff {
+		log.Warn("WALLET_RATE_LIMIT=off: request rate limits are off (budgets and money limits stay)")
+	}
+	a.wallet.SetSceneLimiter(a.limits)
 	a.payouts = wallet.NewSimulatedProvider(cfg.PayoutLatency, cfg.PayoutFailureRate)
 	if cfg.Seed {
 		if err := seedDemo(ctx, a.db, a.catalog, time.Now()); err != nil {
@@ -219,6 +230,7 @@ func (a *app) start(ctx context.Context) {
 		a.switches.Run,
 		a.counter.Run,
 		func(ctx context.Context) { a.wallet.RunPayouts(ctx, a.payouts) },
+		func(ctx context.Context) { a.wallet.RunRedPacketExpiry(ctx, 10*time.Second) },
 	} {
 		a.workers.Add(1)
 		go func() {
@@ -282,7 +294,7 @@ func (a *app) handler() http.Handler {
 	metrics := gqlhttp.NewMetrics(a.reg)
 	mux := http.NewServeMux()
 	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, time.Now),
-		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier})))
+		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits})))
 	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet}),
 		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier})))
 	pg := http.NewServeMux()

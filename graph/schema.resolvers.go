@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/springwallet/wallet/graph/generated"
 	"github.com/springwallet/wallet/graph/model"
@@ -59,12 +58,12 @@ func (r *mutationResolver) Withdraw(ctx context.Context, input model.WithdrawInp
 
 // SendRedPacket is the resolver for the sendRedPacket field.
 func (r *mutationResolver) SendRedPacket(ctx context.Context, input model.SendRedPacketInput) (*model.SendRedPacketPayload, error) {
-	panic(fmt.Errorf("not implemented: SendRedPacket - sendRedPacket"))
+	return r.sendRedPacket(ctx, input)
 }
 
 // GrabRedPacket is the resolver for the grabRedPacket field.
 func (r *mutationResolver) GrabRedPacket(ctx context.Context, id string) (*model.GrabRedPacketPayload, error) {
-	panic(fmt.Errorf("not implemented: GrabRedPacket - grabRedPacket"))
+	return r.grabRedPacket(ctx, id)
 }
 
 // RedeemToken is the resolver for the redeemToken field.

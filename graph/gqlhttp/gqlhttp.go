@@ -11,8 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -24,6 +27,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/springwallet/wallet/ratelimit"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/errs"
 )
@@ -45,6 +49,8 @@ type Options struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	Auth    *auth.Verifier
+	// Limits rate-limits operations per account (nil: none).
+	Limits *ratelimit.Policy
 }
 
 // New returns the HTTP handler serving es.
@@ -57,6 +63,9 @@ func New(es graphql.ExecutableSchema, o Options) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
 	srv.SetErrorPresenter(presenter(o.Log))
+	if o.Limits != nil {
+		srv.Use(rateLimit{o.Limits})
+	}
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Log.Error("panic in resolver", "request_id", RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return errors.New("panic") // presented as INTERNAL with the request id
@@ -103,14 +112,41 @@ func authenticate(v *auth.Verifier, next http.Handler) http.Handler {
 
 // statusCodes applies GraphQL-over-HTTP: a document that fails to parse or validate is 400
 // with application/graphql-response+json but 200 with application/json (gqlgen answers 422).
+// A request refused whole by a rate limit is HTTP 429 with Retry-After; every limited request
+// carries the RateLimit headers.
 func statusCodes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&statusWriter{ResponseWriter: w}, r)
+		st := &reqState{}
+		next.ServeHTTP(&statusWriter{ResponseWriter: w, st: st}, r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st)))
 	})
+}
+
+// reqState is what the GraphQL layer tells the HTTP layer about a request.
+type reqState struct {
+	mu       sync.Mutex
+	decision *ratelimit.Decision
+	limited  time.Duration // > 0: refused by a rate limit, retry after this long
+}
+
+type reqStateKey struct{}
+
+func stateOf(ctx context.Context) *reqState {
+	st, _ := ctx.Value(reqStateKey{}).(*reqState)
+	return st
+}
+
+func (st *reqState) refuse(after time.Duration) {
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	st.limited = max(st.limited, after, time.Millisecond)
+	st.mu.Unlock()
 }
 
 type statusWriter struct {
 	http.ResponseWriter
+	st    *reqState
 	wrote bool
 }
 
@@ -126,7 +162,51 @@ func (s *statusWriter) WriteHeader(code int) {
 			code = http.StatusBadRequest
 		}
 	}
+	s.st.mu.Lock()
+	d, limited := s.st.decision, s.st.limited
+	s.st.mu.Unlock()
+	if d != nil {
+		h := s.Header()
+		h.Set("RateLimit-Limit", strconv.Itoa(d.Limit.Burst))
+		h.Set("RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
+		h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil(d.ResetAfter.Seconds()))))
+		h.Set("RateLimit-Policy", fmt.Sprintf("%d;w=%d;burst=%d", d.Limit.Rate, int(d.Limit.Period.Seconds()), d.Limit.Burst))
+	}
+	if limited > 0 && code == http.StatusOK {
+		code = http.StatusTooManyRequests
+		s.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(limited.Seconds())))))
+	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// rateLimit refuses a whole operation when its account is over its limit.
+type rateLimit struct{ p *ratelimit.Policy }
+
+func (rateLimit) ExtensionName() string                   { return "RateLimit" }
+func (rateLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (e rateLimit) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil {
+		return next(ctx)
+	}
+	d := e.p.ForOperation(ctx, string(oc.Operation.Operation))
+	if d == nil {
+		return next(ctx)
+	}
+	st := stateOf(ctx)
+	if st != nil {
+		st.mu.Lock()
+		st.decision = d
+		st.mu.Unlock()
+	}
+	if d.Allowed {
+		return next(ctx)
+	}
+	st.refuse(d.RetryAfter)
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+		Message:    "too many requests; retry later",
+		Extensions: map[string]any{"code": string(errs.RateLimited), "retryAfterMs": max(1, d.RetryAfter.Milliseconds())},
+	}}})
 }
 
 func (s *statusWriter) Write(b []byte) (int, error) {
@@ -155,8 +235,9 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if de.Field != "" {
 				gerr.Extensions["field"] = de.Field
 			}
-			if de.RetryAfter > 0 {
-				gerr.Extensions["retryAfterMs"] = de.RetryAfter.Milliseconds()
+			if de.Code == errs.RateLimited {
+				gerr.Extensions["retryAfterMs"] = max(1, de.RetryAfter.Milliseconds())
+				stateOf(ctx).refuse(de.RetryAfter)
 			}
 			return gerr
 		}

@@ -101,6 +101,11 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 			return nil, err
 		}
 	}
+	if s.scenes != nil {
+		if err := s.scenes.AllowScene(ctx, live.ID, scene.SceneID, scene.RatePerSecond); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.reserve(ctx, &live.Activity, scene, o.Amount, false); err != nil {
 		// A replay of an order issued before the budget ran out still answers its first
 		// result: look the order up only now, keeping the common path to one round trip.

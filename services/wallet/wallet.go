@@ -3,6 +3,7 @@
 package wallet
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -34,12 +35,14 @@ type Config struct {
 	Withdraw WithdrawLimits
 	// Payout paces the payout worker.
 	Payout PayoutConfig
+	// RedPacket bounds C2C red packets.
+	RedPacket RedPacketConfig
 }
 
 // DefaultConfig is what the server runs with.
 func DefaultConfig() Config {
 	return Config{Shards: 4, BatchSize: 256, ClaimIdle: 15 * time.Second, OrderTTL: 30 * 24 * time.Hour, SweepAge: 30 * time.Second,
-		Withdraw: DefaultWithdrawLimits(), Payout: DefaultPayoutConfig()}
+		Withdraw: DefaultWithdrawLimits(), Payout: DefaultPayoutConfig(), RedPacket: DefaultRedPacketConfig()}
 }
 
 // Service is the wallet's money core.
@@ -60,7 +63,17 @@ type Service struct {
 	kick        chan struct{}
 	feedTimeout time.Duration
 	counter     *counter.Counter
+	scenes      SceneLimiter
 }
+
+// SceneLimiter enforces a scene's issuance rate (ratePerSecond; 0 is unlimited), answering
+// RATE_LIMITED when it is exceeded.
+type SceneLimiter interface {
+	AllowScene(ctx context.Context, activityID, sceneID string, perSecond int) error
+}
+
+// SetSceneLimiter makes issuance obey scene rates.
+func (s *Service) SetSceneLimiter(l SceneLimiter) { s.scenes = l }
 
 // New returns the Service.
 func New(db *store.DB, rdb redis.UniversalClient, catalog *activity.Catalog, signer *token.Signer, now func() time.Time, log *slog.Logger, cfg Config) *Service {
@@ -85,6 +98,12 @@ func New(db *store.DB, rdb redis.UniversalClient, catalog *activity.Catalog, sig
 	}
 	if cfg.Payout.Rate <= 0 {
 		cfg.Payout = def.Payout
+	}
+	if cfg.RedPacket.MaxTotal <= 0 {
+		cfg.RedPacket.MaxTotal = def.RedPacket.MaxTotal
+	}
+	if cfg.RedPacket.TTL <= 0 {
+		cfg.RedPacket.TTL = def.RedPacket.TTL
 	}
 	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg, switches: allOn{},
 		limits: cfg.Withdraw, kick: make(chan struct{}, 1), feedTimeout: FeedSourceTimeout}
@@ -116,7 +135,8 @@ const (
 // SwitchNames lists every switch the money core checks, so a test can prove each is declared.
 func SwitchNames() []string {
 	names := []string{SwitchIssuanceCash, SwitchIssuanceCoupon, SwitchForceSettle, SwitchRedeem, SwitchHasRewardPending,
-		SwitchFeedPending, SwitchSettleWorker, SwitchSweeper, SwitchRedPacketExpiry, SwitchWithdraw, SwitchPayout}
+		SwitchFeedPending, SwitchSettleWorker, SwitchSweeper, SwitchRedPacketExpiry, SwitchWithdraw, SwitchPayout,
+		SwitchRedPacketSend, SwitchRedPacketGrab}
 	for app := 1; app <= 8; app++ {
 		names = append(names, fmt.Sprintf(SwitchIssuanceAppFmt, app))
 	}

@@ -366,6 +366,7 @@ func TestWithdrawalBurstIsAcceptedAtOnceAndPaidAtThePacedRate(t *testing.T) {
 	f := setup(t)
 	f.s.cfg.Payout.Rate = 20
 	const n = 60
+	count := n
 	for i := range n {
 		f.fund(t, int64(200+i), 100)
 	}
@@ -396,6 +397,21 @@ func TestWithdrawalBurstIsAcceptedAtOnceAndPaidAtThePacedRate(t *testing.T) {
 			t.Fatalf("%d of %d paid", got, n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The provider was called for all; wait for the last outcomes to be recorded.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		n, err := f.db.R.Withdrawal.Query().Where(withdrawal.StatusEQ(withdrawal.StatusSUCCEEDED)).Count(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == count {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d withdrawals recorded as paid", n, count)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// Pacing bounds the rate from above: in any one-second window no more than Rate (plus
 	// one for the ticker's phase) payouts start, however fast the machine is.
