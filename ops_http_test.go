@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/springwallet/wallet/ratelimit"
+	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/wallet"
 )
@@ -154,7 +156,6 @@ func TestEverySwitchTheCodeChecksIsDeclared(t *testing.T) {
 	if len(switches.Defs) < 26 {
 		t.Fatalf("%d switches, want at least 26", len(switches.Defs))
 	}
-	_ = strconv.Itoa
 }
 
 func TestBudgetsOverHTTP(t *testing.T) {
@@ -205,5 +206,112 @@ func TestActivityStatsCatchUp(t *testing.T) {
 			t.Fatalf("activityStats = %v, not caught up within 3 s", st)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRateLimitOverHTTP(t *testing.T) {
+	s := newTestServer(t)
+	s.app.limits.Mutation = ratelimit.PerSecond(1, 3)
+	q := `mutation { forceSettle(activityId: "spring-festival") { settledCount } }`
+	var limited *gqlResponse
+	for range 10 {
+		r := s.query(t, mint(t, 941), q, nil)
+		if r.Status == 429 {
+			limited = r
+			break
+		}
+		must(t, r)
+	}
+	if limited == nil {
+		t.Fatal("ten mutations a moment apart were all allowed past a burst of 3")
+	}
+	wantErr(t, limited, "RATE_LIMITED")
+	if ms, _ := limited.Errors[0].Extensions["retryAfterMs"].(float64); ms <= 0 {
+		t.Fatalf("retryAfterMs = %v", limited.Errors[0].Extensions["retryAfterMs"])
+	}
+	if ra, err := strconv.Atoi(limited.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Fatalf("Retry-After = %q", limited.Header.Get("Retry-After"))
+	}
+	for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+		if limited.Header.Get(h) == "" {
+			t.Fatalf("429 without %s", h)
+		}
+	}
+	// Another account is unaffected, and the limited account may still read.
+	must(t, s.query(t, mint(t, 942), q, nil))
+	must(t, s.query(t, mint(t, 941), walletQuery, map[string]any{"a": demoParent}))
+}
+
+func TestSceneRateLimitOverHTTP(t *testing.T) {
+	s := newTestServer(t)
+	adm := mint(t, 1, "admin")
+	must(t, s.admin(t, adm, `mutation { upsertScene(input: {id: "slow", activityId: "spring-festival", awardType: CASH, budgetTotal: 1000000, ratePerSecond: 1}) { id } }`, nil))
+	issuer := mint(t, 1, "issuer")
+	var limited *gqlResponse
+	for i := range 5 {
+		vars := map[string]any{"in": map[string]any{"actId": 950 + i, "appId": 1, "activityId": demoParent, "sceneId": "slow", "rainId": 1, "awardType": "CASH", "stage": 0, "amount": 1}}
+		if r := s.query(t, issuer, issueMutation, vars); r.code() == "RATE_LIMITED" {
+			limited = r
+			break
+		}
+	}
+	if limited == nil || limited.Status != 429 || limited.Header.Get("Retry-After") == "" {
+		t.Fatalf("scene at 1/s: no 429 in five quick issuances: %+v", limited)
+	}
+}
+
+func TestAnnouncementsTargetingWindowsAndSwitch(t *testing.T) {
+	s := newTestServer(t)
+	op := mint(t, 5, "operator")
+	now := time.Now().UTC()
+	create := `mutation($in: AnnouncementInput!) { createAnnouncement(input: $in) { id appIds priority } }`
+	in := func(title string, apps []int, from, to time.Time, prio int) map[string]any {
+		return map[string]any{"in": map[string]any{"activityId": demoParent, "appIds": apps, "title": title, "body": "b",
+			"startsAt": from.Format(time.RFC3339), "endsAt": to.Format(time.RFC3339), "priority": prio}}
+	}
+	wantErr(t, s.admin(t, mint(t, 5, "viewer"), create, in("x", []int{}, now, now.Add(time.Hour), 0)), "FORBIDDEN")
+	wantErr(t, s.admin(t, op, create, in("", []int{}, now, now.Add(time.Hour), 0)), "BAD_USER_INPUT")
+	wantErr(t, s.admin(t, op, create, in("x", []int{9}, now, now.Add(time.Hour), 0)), "BAD_USER_INPUT")
+	low := must(t, s.admin(t, op, create, in("for app 1", []int{1}, now.Add(-time.Minute), now.Add(time.Hour), 1)))["createAnnouncement"].(map[string]any)
+	must(t, s.admin(t, op, create, in("for everyone", []int{}, now.Add(-time.Minute), now.Add(time.Hour), 5)))
+	must(t, s.admin(t, op, create, in("later", []int{}, now.Add(time.Hour), now.Add(2*time.Hour), 9)))
+	must(t, s.admin(t, op, create, in("over", []int{}, now.Add(-2*time.Hour), now.Add(-time.Hour), 9)))
+	titles := func(appID int) []string {
+		tok, _ := auth.Mint(testSecret, 77, appID, nil, time.Hour)
+		list := must(t, s.query(t, tok, `{ announcements(activityId: "spring-festival") { id title body } }`, nil))["announcements"].([]any)
+		var out []string
+		for _, a := range list {
+			out = append(out, a.(map[string]any)["title"].(string))
+		}
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for fmt.Sprint(titles(1)) != "[for everyone for app 1]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("app 1 sees %v, want [for everyone for app 1] within 5 s", titles(1))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := fmt.Sprint(titles(2)); got != "[for everyone]" {
+		t.Fatalf("app 2 sees %s", got)
+	}
+	// Deleting is audited with its reason and takes the announcement away.
+	must(t, s.admin(t, op, `mutation($id: ID!) { deleteAnnouncement(id: $id, reason: "typo") }`, map[string]any{"id": low["id"]}))
+	deadline = time.Now().Add(5 * time.Second)
+	for fmt.Sprint(titles(1)) != "[for everyone]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("deleted announcement still shown: %v", titles(1))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log := must(t, s.admin(t, op, `{ auditLog(first: 1, action: "deleteAnnouncement") { edges { node { target reason before after } } } }`, nil))
+	e := log["auditLog"].(map[string]any)["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)
+	if e["target"] != low["id"] || e["reason"] != "typo" || !strings.Contains(e["before"].(string), "for app 1") {
+		t.Fatalf("audit entry = %v", e)
+	}
+	// Switched off: an empty list, never an error.
+	must(t, s.admin(t, op, `mutation { setSwitch(name: "announcements", enabled: false, reason: "quiet") { enabled } }`, nil))
+	if got := titles(1); len(got) != 0 {
+		t.Fatalf("announcements switched off, still shown: %v", got)
 	}
 }

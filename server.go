@@ -34,6 +34,7 @@ import (
 	"github.com/springwallet/wallet/graph/gqlhttp"
 	"github.com/springwallet/wallet/ratelimit"
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/counter"
 	"github.com/springwallet/wallet/services/store"
@@ -137,6 +138,7 @@ type app struct {
 	switches *switches.Board
 	counter  *counter.Counter
 	limits   *ratelimit.Policy
+	announce *announce.Service
 	payouts  wallet.PayoutProvider
 	reg      *prometheus.Registry
 	ready    atomic.Bool
@@ -181,6 +183,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		log.Warn("WALLET_RATE_LIMIT=off: request rate limits are off (budgets and money limits stay)")
 	}
 	a.wallet.SetSceneLimiter(a.limits)
+	a.announce = announce.New(a.db, a.catalog, a.switches, log, time.Now)
 	a.payouts = wallet.NewSimulatedProvider(cfg.PayoutLatency, cfg.PayoutFailureRate)
 	if cfg.Seed {
 		if err := seedDemo(ctx, a.db, a.catalog, time.Now()); err != nil {
@@ -293,9 +296,9 @@ func (a *app) handler() http.Handler {
 	verifier := auth.NewVerifier(a.cfg.JWTSecret)
 	metrics := gqlhttp.NewMetrics(a.reg)
 	mux := http.NewServeMux()
-	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, time.Now),
+	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, a.announce, time.Now),
 		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits})))
-	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet}),
+	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Announce: a.announce}),
 		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier})))
 	pg := http.NewServeMux()
 	web.Mount(pg, "/playground", "Wallet GraphQL playground", "/query")

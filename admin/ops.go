@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/springwallet/wallet/admin/model"
+	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/audit"
 	"github.com/springwallet/wallet/services/switches"
 )
@@ -49,4 +50,17 @@ func (r *Resolver) auditLog(ctx context.Context, first int, after, action, targe
 		out.PageInfo.EndCursor = &page.Cursors[n-1]
 	}
 	return out, nil
+}
+
+func announceInput(in model.AnnouncementInput) announce.Input {
+	out := announce.Input{ActivityID: in.ActivityID, AppIDs: in.AppIds, Title: in.Title, Body: in.Body, StartsAt: in.StartsAt, EndsAt: in.EndsAt}
+	if in.Priority != nil {
+		out.Priority = *in.Priority
+	}
+	return out
+}
+
+func announcementModel(a announce.Announcement) *model.Announcement {
+	return &model.Announcement{ID: a.ID, ActivityID: a.ActivityID, AppIds: a.AppIDs, Title: a.Title, Body: a.Body,
+		StartsAt: a.StartsAt, EndsAt: a.EndsAt, Priority: a.Priority}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/springwallet/wallet/admin/generated"
 	"github.com/springwallet/wallet/admin/model"
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
@@ -24,6 +25,7 @@ type Resolver struct {
 	switches *switches.Board
 	db       *store.DB
 	wallet   *wallet.Service
+	announce *announce.Service
 }
 
 // Deps are the services the admin schema needs.
@@ -32,6 +34,7 @@ type Deps struct {
 	Switches *switches.Board
 	DB       *store.DB
 	Wallet   *wallet.Service
+	Announce *announce.Service
 }
 
 // NewSchema returns the executable admin schema.
@@ -41,7 +44,7 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 	// out-of-range first reaches the resolver as BAD_USER_INPUT).
 	cost.Query.AuditLog = func(child, first int, _, _, _, _ *string) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet},
+		Resolvers:  &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, announce: d.Announce},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
 		Complexity: cost,
 	})

@@ -35,6 +35,32 @@ func (r *mutationResolver) SetSwitch(ctx context.Context, name string, enabled b
 	return switchModel(st), nil
 }
 
+// CreateAnnouncement is the resolver for the createAnnouncement field.
+func (r *mutationResolver) CreateAnnouncement(ctx context.Context, input model.AnnouncementInput) (*model.Announcement, error) {
+	a, err := r.announce.Create(ctx, announceInput(input))
+	if err != nil {
+		return nil, err
+	}
+	return announcementModel(a), nil
+}
+
+// UpdateAnnouncement is the resolver for the updateAnnouncement field.
+func (r *mutationResolver) UpdateAnnouncement(ctx context.Context, id string, input model.AnnouncementInput) (*model.Announcement, error) {
+	a, err := r.announce.Update(ctx, id, announceInput(input))
+	if err != nil {
+		return nil, err
+	}
+	return announcementModel(a), nil
+}
+
+// DeleteAnnouncement is the resolver for the deleteAnnouncement field.
+func (r *mutationResolver) DeleteAnnouncement(ctx context.Context, id string, reason string) (bool, error) {
+	if err := r.announce.Delete(ctx, id, reason); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // UpsertActivity is the resolver for the upsertActivity field.
 func (r *mutationResolver) UpsertActivity(ctx context.Context, input model.ActivityInput) (*model.Activity, error) {
 	in := activity.ActivityInput{
@@ -114,6 +140,23 @@ func (r *queryResolver) ActivityStats(ctx context.Context, activityID string) (*
 	}
 	return &model.ActivityStats{IssuedAmount: st.IssuedAmount, IssuedCount: int(st.IssuedCount), SettledAmount: st.SettledAmount,
 		PendingAmount: st.PendingAmount, WithdrawnAmount: st.WithdrawnAmount}, nil
+}
+
+// Announcements is the resolver for the announcements field.
+func (r *queryResolver) Announcements(ctx context.Context, activityID *string) ([]*model.Announcement, error) {
+	id := ""
+	if activityID != nil {
+		id = *activityID
+	}
+	list, err := r.announce.List(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Announcement, len(list))
+	for i, a := range list {
+		out[i] = announcementModel(a)
+	}
+	return out, nil
 }
 
 // Switches is the resolver for the switches field.

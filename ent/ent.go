@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/springwallet/wallet/ent/account"
 	"github.com/springwallet/wallet/ent/activity"
+	"github.com/springwallet/wallet/ent/announcement"
 	"github.com/springwallet/wallet/ent/appbinding"
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/auditentry"
@@ -87,6 +88,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			account.Table:       account.ValidColumn,
 			activity.Table:      activity.ValidColumn,
+			announcement.Table:  announcement.ValidColumn,
 			appbinding.Table:    appbinding.ValidColumn,
 			asset.Table:         asset.ValidColumn,
 			auditentry.Table:    auditentry.ValidColumn,

@@ -18,6 +18,8 @@ type Tx struct {
 	Account *AccountClient
 	// Activity is the client for interacting with the Activity builders.
 	Activity *ActivityClient
+	// Announcement is the client for interacting with the Announcement builders.
+	Announcement *AnnouncementClient
 	// AppBinding is the client for interacting with the AppBinding builders.
 	AppBinding *AppBindingClient
 	// Asset is the client for interacting with the Asset builders.
@@ -173,6 +175,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Account = NewAccountClient(tx.config)
 	tx.Activity = NewActivityClient(tx.config)
+	tx.Announcement = NewAnnouncementClient(tx.config)
 	tx.AppBinding = NewAppBindingClient(tx.config)
 	tx.Asset = NewAssetClient(tx.config)
 	tx.AuditEntry = NewAuditEntryClient(tx.config)

@@ -11,20 +11,22 @@ import (
 	"github.com/springwallet/wallet/graph/generated"
 	"github.com/springwallet/wallet/graph/model"
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/wallet"
 )
 
 // Resolver holds the services the wallet schema uses.
 type Resolver struct {
-	wallet  *wallet.Service
-	catalog *activity.Catalog
-	now     func() time.Time
+	wallet   *wallet.Service
+	catalog  *activity.Catalog
+	announce *announce.Service
+	now      func() time.Time
 }
 
 // NewSchema returns the executable wallet schema.
-func NewSchema(w *wallet.Service, now func() time.Time) graphql.ExecutableSchema {
-	r := &Resolver{wallet: w, catalog: w.Catalog(), now: now}
+func NewSchema(w *wallet.Service, an *announce.Service, now func() time.Time) graphql.ExecutableSchema {
+	r := &Resolver{wallet: w, catalog: w.Catalog(), announce: an, now: now}
 	var cost generated.ComplexityRoot
 	// A connection costs its page size times its selection. first is clamped to its valid
 	// range here so that an out-of-range first reaches the resolver as BAD_USER_INPUT.

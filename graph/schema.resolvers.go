@@ -107,6 +107,20 @@ func (r *queryResolver) Withdrawal(ctx context.Context, id string) (*model.Withd
 	return r.withdrawal(ctx, id)
 }
 
+// Announcements is the resolver for the announcements field.
+func (r *queryResolver) Announcements(ctx context.Context, activityID string) ([]*model.Announcement, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := r.announce.Live(ctx, activityID, p.AppID)
+	out := make([]*model.Announcement, len(live))
+	for i, a := range live {
+		out[i] = &model.Announcement{ID: a.ID, Title: a.Title, Body: a.Body, Priority: a.Priority, StartsAt: a.StartsAt, EndsAt: a.EndsAt}
+	}
+	return out, nil
+}
+
 // HasReward is the resolver for the hasReward field.
 func (r *queryResolver) HasReward(ctx context.Context, activityID string, sceneID string) (bool, error) {
 	p, err := caller(ctx)

@@ -48,6 +48,30 @@ type ActivityStats struct {
 	WithdrawnAmount int64 `json:"withdrawnAmount"`
 }
 
+// A notice shown on the wallet page of the targeted apps during its window.
+type Announcement struct {
+	ID         string `json:"id"`
+	ActivityID string `json:"activityId"`
+	// The apps (1..8) it shows on; empty: every app.
+	AppIds   []int     `json:"appIds"`
+	Title    string    `json:"title"`
+	Body     string    `json:"body"`
+	StartsAt time.Time `json:"startsAt"`
+	EndsAt   time.Time `json:"endsAt"`
+	Priority int       `json:"priority"`
+}
+
+type AnnouncementInput struct {
+	ActivityID string    `json:"activityId"`
+	AppIds     []int     `json:"appIds"`
+	Title      string    `json:"title"`
+	Body       string    `json:"body"`
+	StartsAt   time.Time `json:"startsAt"`
+	EndsAt     time.Time `json:"endsAt"`
+	// Higher shows first; default 0.
+	Priority *int `json:"priority,omitempty"`
+}
+
 type AuditConnection struct {
 	Edges    []*AuditEdge `json:"edges"`
 	PageInfo *PageInfo    `json:"pageInfo"`

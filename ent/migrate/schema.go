@@ -45,6 +45,32 @@ var (
 			},
 		},
 	}
+	// AnnouncementsColumns holds the columns for the "announcements" table.
+	AnnouncementsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "app_ids", Type: field.TypeJSON},
+		{Name: "title", Type: field.TypeString},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "starts_at", Type: field.TypeTime},
+		{Name: "ends_at", Type: field.TypeTime},
+		{Name: "priority", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// AnnouncementsTable holds the schema information for the "announcements" table.
+	AnnouncementsTable = &schema.Table{
+		Name:       "announcements",
+		Columns:    AnnouncementsColumns,
+		PrimaryKey: []*schema.Column{AnnouncementsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "announcement_activity_id_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{AnnouncementsColumns[1], AnnouncementsColumns[6]},
+			},
+		},
+	}
 	// AppBindingsColumns holds the columns for the "app_bindings" table.
 	AppBindingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -387,6 +413,7 @@ var (
 	Tables = []*schema.Table{
 		AccountsTable,
 		ActivitiesTable,
+		AnnouncementsTable,
 		AppBindingsTable,
 		AssetsTable,
 		AuditEntriesTable,

@@ -12,6 +12,9 @@ type Account func(*sql.Selector)
 // Activity is the predicate function for activity builders.
 type Activity func(*sql.Selector)
 
+// Announcement is the predicate function for announcement builders.
+type Announcement func(*sql.Selector)
+
 // AppBinding is the predicate function for appbinding builders.
 type AppBinding func(*sql.Selector)
 

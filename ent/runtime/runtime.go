@@ -7,6 +7,7 @@ import (
 
 	"github.com/springwallet/wallet/ent/account"
 	"github.com/springwallet/wallet/ent/activity"
+	"github.com/springwallet/wallet/ent/announcement"
 	"github.com/springwallet/wallet/ent/appbinding"
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/auditentry"
@@ -67,6 +68,18 @@ func init() {
 	activityDescID := activityFields[0].Descriptor()
 	// activity.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	activity.IDValidator = activityDescID.Validators[0].(func(string) error)
+	announcementFields := schema.Announcement{}.Fields()
+	_ = announcementFields
+	// announcementDescPriority is the schema descriptor for priority field.
+	announcementDescPriority := announcementFields[7].Descriptor()
+	// announcement.DefaultPriority holds the default value on creation for the priority field.
+	announcement.DefaultPriority = announcementDescPriority.Default.(int)
+	// announcementDescUpdatedAt is the schema descriptor for updated_at field.
+	announcementDescUpdatedAt := announcementFields[9].Descriptor()
+	// announcement.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	announcement.DefaultUpdatedAt = announcementDescUpdatedAt.Default.(func() time.Time)
+	// announcement.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	announcement.UpdateDefaultUpdatedAt = announcementDescUpdatedAt.UpdateDefault.(func() time.Time)
 	appbindingMixin := schema.AppBinding{}.Mixin()
 	appbindingMixinFields0 := appbindingMixin[0].Fields()
 	_ = appbindingMixinFields0

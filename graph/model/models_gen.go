@@ -16,6 +16,17 @@ type Activity struct {
 	Phase Phase  `json:"phase"`
 }
 
+// A notice on the wallet page.
+type Announcement struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	// Higher first.
+	Priority int       `json:"priority"`
+	StartsAt time.Time `json:"startsAt"`
+	EndsAt   time.Time `json:"endsAt"`
+}
+
 type FeedConnection struct {
 	Edges    []*FeedEdge `json:"edges"`
 	PageInfo *PageInfo   `json:"pageInfo"`

@@ -24,6 +24,7 @@ const (
 	DBAdmin    = 5
 	DBSwitches = 6 // services/switches
 	DBCounter  = 7 // services/counter
+	DBLimits   = 8 // ratelimit
 )
 
 // RedisAddr is the test Redis, WALLET_TEST_REDIS or 127.0.0.1:6379.
