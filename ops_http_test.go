@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/springwallet/wallet/graph/gqlhttp"
 	"github.com/springwallet/wallet/ratelimit"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/switches"
@@ -148,7 +149,7 @@ func TestEverySwitchTheCodeChecksIsDeclared(t *testing.T) {
 	for _, d := range switches.Defs {
 		declared[d.Name] = true
 	}
-	for _, name := range append(wallet.SwitchNames(), switches.Playground, switches.Announcements) {
+	for _, name := range append(wallet.SwitchNames(), switches.Playground, switches.Announcements, gqlhttp.SwitchAPQ, gqlhttp.SwitchCostReport) {
 		if !declared[name] {
 			t.Errorf("switch %s is checked by the code but not declared", name)
 		}

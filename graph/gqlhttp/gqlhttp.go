@@ -24,6 +24,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -51,7 +52,15 @@ type Options struct {
 	Auth    *auth.Verifier
 	// Limits rate-limits operations per account (nil: none).
 	Limits *ratelimit.Policy
+	// Redis backs the automatic persisted query cache (nil: no APQ).
+	Redis redis.UniversalClient
+	// Switches turn APQ and cost reporting off (nil: on).
+	Switches Switches
 }
+
+// ParserTokenLimit bounds how many tokens a document may have before parsing stops: a huge
+// document is refused before it costs memory.
+const ParserTokenLimit = 15_000
 
 // New returns the HTTP handler serving es.
 func New(es graphql.ExecutableSchema, o Options) http.Handler {
@@ -60,7 +69,11 @@ func New(es graphql.ExecutableSchema, o Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(ParserTokenLimit)
 	srv.Use(extension.Introspection{})
+	if o.Redis != nil {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: apqCache{rdb: o.Redis, sw: o.Switches, ttl: 7 * 24 * time.Hour}})
+	}
 	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
 	srv.SetErrorPresenter(presenter(o.Log))
 	if o.Limits != nil {
@@ -73,6 +86,7 @@ func New(es graphql.ExecutableSchema, o Options) http.Handler {
 	if o.Metrics != nil {
 		srv.AroundResponses(o.Metrics.observe(o.Schema))
 	}
+	srv.AroundResponses(costReport(o.Switches))
 	var h http.Handler = srv
 	h = statusCodes(h)
 	h = authenticate(o.Auth, h)

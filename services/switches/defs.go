@@ -40,6 +40,8 @@ var Defs = func() []Def {
 		{"hasreward.pending", "hasReward also looks at pending rewards in Redis. Off: it reads the database only.", Kill, true},
 		{"playground", "The GraphiQL playgrounds are served. Off: /playground and /admin/playground answer 404.", Operational, true},
 		{"announcements", "Apps are shown announcements. Off: announcements is an empty list.", Kill, true},
+		{"apq", "Automatic persisted queries are looked up in Redis. Off: every lookup misses and clients send full query text.", Kill, true},
+		{"cost.report", "Responses report their cost in extensions.cost. Off: they do not.", Kill, true},
 	}
 	for app := 1; app <= 8; app++ {
 		d = append(d, Def{fmt.Sprintf("issuance.app.%d", app),

@@ -1,0 +1,111 @@
+package gqlhttp
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/redis/go-redis/v9"
+)
+
+// Switch names that tune the GraphQL layer.
+const (
+	SwitchAPQ        = "apq"
+	SwitchCostReport = "cost.report"
+)
+
+// Switches tells whether a switch is on.
+type Switches interface{ Enabled(name string) bool }
+
+// apqCache keeps automatically persisted queries in Redis, so a mobile client sends a query's
+// text once to any instance and afterwards only its hash. With the apq switch off it forgets
+// nothing but answers every lookup with a miss, and clients fall back to sending full queries.
+type apqCache struct {
+	rdb redis.UniversalClient
+	sw  Switches
+	ttl time.Duration
+}
+
+func apqKey(hash string) string { return "w:apq:" + hash }
+
+func (c apqCache) Get(ctx context.Context, hash string) (string, bool) {
+	if c.sw != nil && !c.sw.Enabled(SwitchAPQ) {
+		return "", false
+	}
+	q, err := c.rdb.Get(ctx, apqKey(hash)).Result()
+	if err != nil {
+		return "", false // a miss or Redis away: the client resends the query text
+	}
+	return q, true
+}
+
+func (c apqCache) Add(ctx context.Context, hash, query string) {
+	if c.sw != nil && !c.sw.Enabled(SwitchAPQ) {
+		return
+	}
+	c.rdb.Set(ctx, apqKey(hash), query, c.ttl) // best effort
+}
+
+// costReport adds extensions.cost to every response, as Shopify's API does: the cost the
+// document was priced at before running, the cost of what it actually returned (every field
+// in the response counts 1, so an unfilled page costs less than its first), and the caller's
+// rate-limit budget.
+func costReport(sw Switches) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp == nil || (sw != nil && !sw.Enabled(SwitchCostReport)) {
+			return resp
+		}
+		cost := map[string]any{"requestedQueryCost": 0, "actualQueryCost": countFields(resp.Data)}
+		if st := extension.GetComplexityStats(ctx); st != nil {
+			cost["requestedQueryCost"] = st.Complexity
+			cost["maximumQueryCost"] = st.ComplexityLimit
+		}
+		if st := stateOf(ctx); st != nil {
+			st.mu.Lock()
+			d := st.decision
+			st.mu.Unlock()
+			if d != nil {
+				cost["throttleStatus"] = map[string]any{
+					"maximumAvailable":   d.Limit.Burst,
+					"currentlyAvailable": max(d.Remaining, 0),
+					"restoreRate":        float64(d.Limit.Rate) / d.Limit.Period.Seconds(),
+				}
+			}
+		}
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["cost"] = cost
+		return resp
+	}
+}
+
+// countFields counts the fields present in a response's data: objects' keys, recursively.
+func countFields(data json.RawMessage) int {
+	if len(data) == 0 {
+		return 0
+	}
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return 0
+	}
+	var walk func(any) int
+	walk = func(v any) int {
+		n := 0
+		switch x := v.(type) {
+		case map[string]any:
+			for _, c := range x {
+				n += 1 + walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				n += walk(c)
+			}
+		}
+		return n
+	}
+	return walk(v)
+}
