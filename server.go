@@ -36,6 +36,7 @@ import (
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/counter"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
@@ -138,6 +139,7 @@ type app struct {
 	switches *switches.Board
 	counter  *counter.Counter
 	limits   *ratelimit.Policy
+	breakers *breaker.Registry
 	announce *announce.Service
 	payouts  wallet.PayoutProvider
 	reg      *prometheus.Registry
@@ -183,6 +185,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		log.Warn("WALLET_RATE_LIMIT=off: request rate limits are off (budgets and money limits stay)")
 	}
 	a.wallet.SetSceneLimiter(a.limits)
+	a.breakers = breaker.NewRegistry(a.reg)
+	a.wallet.SetBreakers(a.breakers)
 	a.announce = announce.New(a.db, a.catalog, a.switches, log, time.Now)
 	a.payouts = wallet.NewSimulatedProvider(cfg.PayoutLatency, cfg.PayoutFailureRate)
 	if cfg.Seed {

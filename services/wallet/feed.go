@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/springwallet/wallet/ent/predicate"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/withdrawal"
+	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/errs"
 )
 
@@ -174,10 +176,17 @@ func (s *Service) Feed(ctx context.Context, activityID string, actID int64, firs
 			defer wg.Done()
 			sctx, cancel := context.WithTimeout(ctx, s.feedTimeout)
 			defer cancel()
-			items, err := src.fetch(sctx)
-			if err == nil && sctx.Err() != nil {
-				err = sctx.Err()
-			}
+			var items []FeedItem
+			// A source that keeps failing is skipped at once while its breaker is open,
+			// instead of costing every page its timeout.
+			err := s.breakers.Do("feed."+strings.ToLower(src.name), breaker.DefaultSettings(), func() error {
+				var err error
+				items, err = src.fetch(sctx)
+				if err == nil && sctx.Err() != nil {
+					err = sctx.Err()
+				}
+				return err
+			})
 			results[i] = result{items, err}
 		}()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/withdrawal"
+	"github.com/springwallet/wallet/services/breaker"
 )
 
 // PayoutRequest is what a payout provider is asked to pay. ID is the withdrawal id, the
@@ -90,11 +91,20 @@ type PayoutConfig struct {
 	ClaimTTL time.Duration
 	// MaxAttempts is how many transient failures a payout survives before it fails.
 	MaxAttempts int
+	// BreakerOpenFor is how long the payout breaker, once open, waits before a trial payout.
+	BreakerOpenFor time.Duration
 }
 
 // DefaultPayoutConfig pays 50 withdrawals a second with 8 in flight per instance.
 func DefaultPayoutConfig() PayoutConfig {
-	return PayoutConfig{Rate: 50, Concurrency: 8, Poll: 250 * time.Millisecond, ClaimTTL: 30 * time.Second, MaxAttempts: 5}
+	return PayoutConfig{Rate: 50, Concurrency: 8, Poll: 250 * time.Millisecond, ClaimTTL: 30 * time.Second, MaxAttempts: 5,
+		BreakerOpenFor: 5 * time.Second}
+}
+
+// payoutBreaker opens after 5 provider failures in a row; refusals are answers, not failures.
+func (s *Service) payoutBreaker() breaker.Settings {
+	return breaker.Settings{ConsecutiveFailures: 5, OpenFor: s.cfg.Payout.BreakerOpenFor,
+		IsFailure: func(err error) bool { return !errors.Is(err, ErrPayoutRejected) }}
 }
 
 // SwitchPayout pauses the payout worker: withdrawals are still accepted and wait PROCESSING.
@@ -198,9 +208,17 @@ func (s *Service) releaseClaim(ctx context.Context, id string) {
 // payOne asks the provider to pay one claimed withdrawal and records the outcome.
 func (s *Service) payOne(ctx context.Context, provider PayoutProvider, w *ent.Withdrawal) {
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err := provider.Pay(pctx, PayoutRequest{ID: w.ID, ActID: w.ActID, Amount: w.Amount})
+	err := s.breakers.Do("payout", s.payoutBreaker(), func() error {
+		return provider.Pay(pctx, PayoutRequest{ID: w.ID, ActID: w.ActID, Amount: w.Amount})
+	})
 	cancel()
 	switch {
+	case errors.Is(err, breaker.ErrOpen):
+		// The provider is down: wait for the breaker without spending one of the attempts.
+		err = s.db.WriteTx(ctx, func(tx *ent.Tx) error {
+			return tx.Withdrawal.UpdateOneID(w.ID).ClearClaimedUntil().AddAttempts(-1).
+				SetNextAttemptAt(dbTime(s.now().Add(s.cfg.Payout.BreakerOpenFor))).Exec(ctx)
+		})
 	case err == nil:
 		err = s.finishPayout(ctx, w, true, "")
 	case errors.Is(err, ErrPayoutRejected) || w.Attempts >= s.cfg.Payout.MaxAttempts:

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/counter"
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/store"
@@ -64,7 +65,11 @@ type Service struct {
 	feedTimeout time.Duration
 	counter     *counter.Counter
 	scenes      SceneLimiter
+	breakers    *breaker.Registry
 }
+
+// SetBreakers puts the payout provider and the feed sources behind circuit breakers.
+func (s *Service) SetBreakers(r *breaker.Registry) { s.breakers = r }
 
 // SceneLimiter enforces a scene's issuance rate (ratePerSecond; 0 is unlimited), answering
 // RATE_LIMITED when it is exceeded.

@@ -12,6 +12,7 @@ import (
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/withdrawal"
+	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/errs"
 )
 
@@ -423,6 +424,60 @@ func TestWithdrawalBurstIsAcceptedAtOnceAndPaidAtThePacedRate(t *testing.T) {
 		if inWindow > 21 {
 			t.Fatalf("%d payouts started within one second, the rate is 20", inWindow)
 		}
+	}
+	f.checkClearing(t)
+}
+
+func TestPayoutBreakerOpensAndRecovers(t *testing.T) {
+	f := setup(t)
+	reg := breaker.NewRegistry(nil)
+	f.s.SetBreakers(reg)
+	f.s.cfg.Payout.BreakerOpenFor = 300 * time.Millisecond
+	f.s.cfg.Payout.MaxAttempts = 100
+	p := &flakyProvider{failures: 4, calls: map[string]int{}}
+	state := func() string {
+		if st := reg.States(); len(st) > 0 {
+			return st[0].State
+		}
+		return ""
+	}
+	stop := runPayouts(f, p)
+	defer stop()
+	var ids []string
+	for i := range 3 {
+		f.fund(t, int64(300+i), 100)
+		w, _, err := f.withdraw(int64(300+i), 100, "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, w.ID)
+	}
+	// Failures pile up until the breaker opens; then the provider is left alone.
+	deadline := time.Now().Add(10 * time.Second)
+	for state() != "open" {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker never opened: %+v", reg.States())
+		}
+		f.clock.Add(time.Minute)
+		time.Sleep(10 * time.Millisecond)
+	}
+	// It recovers: trial payouts go through once the provider answers, and every withdrawal
+	// is paid once, none failed for lack of attempts.
+	for _, id := range ids {
+		for {
+			w, _ := f.s.GetWithdrawal(context.Background(), mustActID(t, f, id), id)
+			if w.Status == WithdrawalSucceeded {
+				break
+			}
+			if w.Status == WithdrawalFailed || time.Now().After(deadline) {
+				t.Fatalf("withdrawal %s is %s", id, w.Status)
+			}
+			f.clock.Add(time.Minute)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if st := state(); st != "closed" {
+		t.Fatalf("breaker %s after recovery", st)
 	}
 	f.checkClearing(t)
 }
