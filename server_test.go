@@ -28,10 +28,17 @@ type testServer struct {
 
 // newTestServer runs the whole service against real Redis (its own database) and a fresh
 // SQLite file, with the demo activity seeded.
+// serverOnPostgres makes newTestServer use a fresh PostgreSQL database (TestServerOnPostgres).
+var serverOnPostgres bool
+
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	testenv.Redis(t, testenv.DBServer) // empties the database
-	cfg := config{DatabaseURL: testenv.SQLiteURL(t), RedisURL: testenv.RedisURL(testenv.DBServer), JWTSecret: testSecret, DataDir: t.TempDir(), Seed: true}
+	dbURL := testenv.SQLiteURL(t)
+	if serverOnPostgres {
+		dbURL = testenv.PostgresDatabase(t)
+	}
+	cfg := config{DatabaseURL: dbURL, RedisURL: testenv.RedisURL(testenv.DBServer), JWTSecret: testSecret, DataDir: t.TempDir(), Seed: true}
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

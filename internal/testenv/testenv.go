@@ -5,6 +5,10 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,6 +73,60 @@ func SQLite(t testing.TB) *store.DB {
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresURL is the server tests create their databases on: WALLET_TEST_POSTGRES or the
+// local trust-auth server.
+func PostgresURL() string {
+	if u := os.Getenv("WALLET_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// PostgresDatabase creates a fresh PostgreSQL database for the test, dropped afterwards, and
+// returns its URL. A server that does not answer fails the test.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	admin, err := sql.Open("postgres", PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "wallet_test_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("postgres at %s: %v (start it, or run `make test`, which does)", PostgresURL(), err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("postgres", PostgresURL())
+		if err == nil {
+			_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			admin.Close()
+		}
+	})
+	u, err := url.Parse(PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Postgres opens (and migrates) a fresh PostgreSQL database for the test.
+func Postgres(t testing.TB) *store.DB {
+	t.Helper()
+	dbURL := PostgresDatabase(t)
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	// Registered after the database's own cleanup, so it runs first: close, then drop.
 	t.Cleanup(func() { db.Close() })
 	return db
 }

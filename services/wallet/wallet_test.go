@@ -53,10 +53,19 @@ const (
 	childID  = "cny-prod"
 )
 
+// onPostgres makes setup use a fresh PostgreSQL database instead of SQLite; TestOnPostgres
+// sets it to run the scenarios that matter most for scale on the production database.
+var onPostgres bool
+
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db := testenv.SQLite(t)
+	var db *store.DB
+	if onPostgres {
+		db = testenv.Postgres(t)
+	} else {
+		db = testenv.SQLite(t)
+	}
 	rdb := testenv.Redis(t, testenv.DBWallet)
 	clk := &clock{t: t0}
 	cat := activity.NewCatalog(db, clk.Now)
