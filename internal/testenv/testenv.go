@@ -23,8 +23,8 @@ import (
 const (
 	DBServer   = 1 // package main (HTTP end-to-end)
 	DBWallet   = 2 // services/wallet
-	DBActivity = 3 // services/activity
-	DBGraph    = 4
+	DBActivity = 3 // services/reconcile
+	DBBench    = 4 // bench
 	DBAdmin    = 5
 	DBSwitches = 6 // services/switches
 	DBCounter  = 7 // services/counter

@@ -124,7 +124,9 @@ func keyset(c *feedKey, prefix, timeCol, keyCol string, keyOf func(string) (any,
 				s.Where(sql.LT(s.C(timeCol), at))
 				return
 			}
-			s.Where(sql.Or(sql.LT(s.C(timeCol), at), sql.And(sql.EQ(s.C(timeCol), at), sql.LT(s.C(keyCol), key))))
+			// The outer bound on the time column alone lets the index seek straight to the
+			// cursor instead of filtering every newer row.
+			s.Where(sql.And(sql.LTE(s.C(timeCol), at), sql.Or(sql.LT(s.C(timeCol), at), sql.LT(s.C(keyCol), key))))
 		}
 	}
 }
