@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -314,5 +315,21 @@ func TestAnnouncementsTargetingWindowsAndSwitch(t *testing.T) {
 	must(t, s.admin(t, op, `mutation { setSwitch(name: "announcements", enabled: false, reason: "quiet") { enabled } }`, nil))
 	if got := titles(1); len(got) != 0 {
 		t.Fatalf("announcements switched off, still shown: %v", got)
+	}
+}
+
+func TestReadmeListsEverySwitch(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range switches.Defs {
+		name := d.Name
+		if strings.HasPrefix(name, "issuance.app.") {
+			name = "issuance.app.1` … `issuance.app.8"
+		}
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README does not list switch %s", d.Name)
+		}
 	}
 }
