@@ -317,6 +317,7 @@ func (a *app) handler() http.Handler {
 	for _, p := range []string{"/playground", "/playground/", "/admin/playground", "/admin/playground/"} {
 		mux.Handle(p, playgrounds)
 	}
+	mux.Handle(web.ConsolePath, http.StripPrefix(web.ConsolePath, web.Console())) // /admin redirects here (ServeMux)
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")

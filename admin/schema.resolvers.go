@@ -7,6 +7,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/springwallet/wallet/admin/generated"
 	"github.com/springwallet/wallet/admin/model"
@@ -98,6 +99,16 @@ func (r *mutationResolver) UpsertScene(ctx context.Context, input model.SceneInp
 	return sceneModel(s), nil
 }
 
+// ReissueRewards is the resolver for the reissueRewards field.
+func (r *mutationResolver) ReissueRewards(ctx context.Context, input model.ReissueInput) (*model.ReissuePayload, error) {
+	panic(fmt.Errorf("not implemented: ReissueRewards - reissueRewards"))
+}
+
+// RunReconciliation is the resolver for the runReconciliation field.
+func (r *mutationResolver) RunReconciliation(ctx context.Context, activityID string) (*model.ReconciliationReport, error) {
+	panic(fmt.Errorf("not implemented: RunReconciliation - runReconciliation"))
+}
+
 // Activities is the resolver for the activities field.
 func (r *queryResolver) Activities(ctx context.Context) ([]*model.Activity, error) {
 	acts, err := r.catalog.All(ctx)
@@ -172,6 +183,11 @@ func (r *queryResolver) ConfigVersion(ctx context.Context) (int64, error) {
 // AuditLog is the resolver for the auditLog field.
 func (r *queryResolver) AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error) {
 	return r.auditLog(ctx, first, after, action, target, actor)
+}
+
+// ReconciliationReports is the resolver for the reconciliationReports field.
+func (r *queryResolver) ReconciliationReports(ctx context.Context, activityID string, first int) ([]*model.ReconciliationReport, error) {
+	panic(fmt.Errorf("not implemented: ReconciliationReports - reconciliationReports"))
 }
 
 // Activity returns generated.ActivityResolver implementation.

@@ -23,6 +23,7 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
@@ -54,6 +55,8 @@ type Client struct {
 	Balance *BalanceClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
+	// ReconciliationReport is the client for interacting with the ReconciliationReport builders.
+	ReconciliationReport *ReconciliationReportClient
 	// RedPacket is the client for interacting with the RedPacket builders.
 	RedPacket *RedPacketClient
 	// RedPacketGrab is the client for interacting with the RedPacketGrab builders.
@@ -85,6 +88,7 @@ func (c *Client) init() {
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Balance = NewBalanceClient(c.config)
 	c.LedgerEntry = NewLedgerEntryClient(c.config)
+	c.ReconciliationReport = NewReconciliationReportClient(c.config)
 	c.RedPacket = NewRedPacketClient(c.config)
 	c.RedPacketGrab = NewRedPacketGrabClient(c.config)
 	c.RewardOrder = NewRewardOrderClient(c.config)
@@ -181,22 +185,23 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		Account:       NewAccountClient(cfg),
-		Activity:      NewActivityClient(cfg),
-		Announcement:  NewAnnouncementClient(cfg),
-		AppBinding:    NewAppBindingClient(cfg),
-		Asset:         NewAssetClient(cfg),
-		AuditEntry:    NewAuditEntryClient(cfg),
-		Balance:       NewBalanceClient(cfg),
-		LedgerEntry:   NewLedgerEntryClient(cfg),
-		RedPacket:     NewRedPacketClient(cfg),
-		RedPacketGrab: NewRedPacketGrabClient(cfg),
-		RewardOrder:   NewRewardOrderClient(cfg),
-		Scene:         NewSceneClient(cfg),
-		SwitchState:   NewSwitchStateClient(cfg),
-		Withdrawal:    NewWithdrawalClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		Account:              NewAccountClient(cfg),
+		Activity:             NewActivityClient(cfg),
+		Announcement:         NewAnnouncementClient(cfg),
+		AppBinding:           NewAppBindingClient(cfg),
+		Asset:                NewAssetClient(cfg),
+		AuditEntry:           NewAuditEntryClient(cfg),
+		Balance:              NewBalanceClient(cfg),
+		LedgerEntry:          NewLedgerEntryClient(cfg),
+		ReconciliationReport: NewReconciliationReportClient(cfg),
+		RedPacket:            NewRedPacketClient(cfg),
+		RedPacketGrab:        NewRedPacketGrabClient(cfg),
+		RewardOrder:          NewRewardOrderClient(cfg),
+		Scene:                NewSceneClient(cfg),
+		SwitchState:          NewSwitchStateClient(cfg),
+		Withdrawal:           NewWithdrawalClient(cfg),
 	}, nil
 }
 
@@ -214,22 +219,23 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		Account:       NewAccountClient(cfg),
-		Activity:      NewActivityClient(cfg),
-		Announcement:  NewAnnouncementClient(cfg),
-		AppBinding:    NewAppBindingClient(cfg),
-		Asset:         NewAssetClient(cfg),
-		AuditEntry:    NewAuditEntryClient(cfg),
-		Balance:       NewBalanceClient(cfg),
-		LedgerEntry:   NewLedgerEntryClient(cfg),
-		RedPacket:     NewRedPacketClient(cfg),
-		RedPacketGrab: NewRedPacketGrabClient(cfg),
-		RewardOrder:   NewRewardOrderClient(cfg),
-		Scene:         NewSceneClient(cfg),
-		SwitchState:   NewSwitchStateClient(cfg),
-		Withdrawal:    NewWithdrawalClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		Account:              NewAccountClient(cfg),
+		Activity:             NewActivityClient(cfg),
+		Announcement:         NewAnnouncementClient(cfg),
+		AppBinding:           NewAppBindingClient(cfg),
+		Asset:                NewAssetClient(cfg),
+		AuditEntry:           NewAuditEntryClient(cfg),
+		Balance:              NewBalanceClient(cfg),
+		LedgerEntry:          NewLedgerEntryClient(cfg),
+		ReconciliationReport: NewReconciliationReportClient(cfg),
+		RedPacket:            NewRedPacketClient(cfg),
+		RedPacketGrab:        NewRedPacketGrabClient(cfg),
+		RewardOrder:          NewRewardOrderClient(cfg),
+		Scene:                NewSceneClient(cfg),
+		SwitchState:          NewSwitchStateClient(cfg),
+		Withdrawal:           NewWithdrawalClient(cfg),
 	}, nil
 }
 
@@ -260,8 +266,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.Activity, c.Announcement, c.AppBinding, c.Asset, c.AuditEntry,
-		c.Balance, c.LedgerEntry, c.RedPacket, c.RedPacketGrab, c.RewardOrder, c.Scene,
-		c.SwitchState, c.Withdrawal,
+		c.Balance, c.LedgerEntry, c.ReconciliationReport, c.RedPacket, c.RedPacketGrab,
+		c.RewardOrder, c.Scene, c.SwitchState, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -272,8 +278,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.Activity, c.Announcement, c.AppBinding, c.Asset, c.AuditEntry,
-		c.Balance, c.LedgerEntry, c.RedPacket, c.RedPacketGrab, c.RewardOrder, c.Scene,
-		c.SwitchState, c.Withdrawal,
+		c.Balance, c.LedgerEntry, c.ReconciliationReport, c.RedPacket, c.RedPacketGrab,
+		c.RewardOrder, c.Scene, c.SwitchState, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -298,6 +304,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Balance.mutate(ctx, m)
 	case *LedgerEntryMutation:
 		return c.LedgerEntry.mutate(ctx, m)
+	case *ReconciliationReportMutation:
+		return c.ReconciliationReport.mutate(ctx, m)
 	case *RedPacketMutation:
 		return c.RedPacket.mutate(ctx, m)
 	case *RedPacketGrabMutation:
@@ -1461,6 +1469,140 @@ func (c *LedgerEntryClient) mutate(ctx context.Context, m *LedgerEntryMutation) 
 	}
 }
 
+// ReconciliationReportClient is a client for the ReconciliationReport schema.
+type ReconciliationReportClient struct {
+	config
+}
+
+// NewReconciliationReportClient returns a client for the ReconciliationReport from the given config.
+func NewReconciliationReportClient(c config) *ReconciliationReportClient {
+	return &ReconciliationReportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reconciliationreport.Hooks(f(g(h())))`.
+func (c *ReconciliationReportClient) Use(hooks ...Hook) {
+	c.hooks.ReconciliationReport = append(c.hooks.ReconciliationReport, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reconciliationreport.Intercept(f(g(h())))`.
+func (c *ReconciliationReportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReconciliationReport = append(c.inters.ReconciliationReport, interceptors...)
+}
+
+// Create returns a builder for creating a ReconciliationReport entity.
+func (c *ReconciliationReportClient) Create() *ReconciliationReportCreate {
+	mutation := newReconciliationReportMutation(c.config, OpCreate)
+	return &ReconciliationReportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReconciliationReport entities.
+func (c *ReconciliationReportClient) CreateBulk(builders ...*ReconciliationReportCreate) *ReconciliationReportCreateBulk {
+	return &ReconciliationReportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReconciliationReportClient) MapCreateBulk(slice any, setFunc func(*ReconciliationReportCreate, int)) *ReconciliationReportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReconciliationReportCreateBulk{err: fmt.Errorf("calling to ReconciliationReportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReconciliationReportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReconciliationReportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReconciliationReport.
+func (c *ReconciliationReportClient) Update() *ReconciliationReportUpdate {
+	mutation := newReconciliationReportMutation(c.config, OpUpdate)
+	return &ReconciliationReportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReconciliationReportClient) UpdateOne(_m *ReconciliationReport) *ReconciliationReportUpdateOne {
+	mutation := newReconciliationReportMutation(c.config, OpUpdateOne, withReconciliationReport(_m))
+	return &ReconciliationReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReconciliationReportClient) UpdateOneID(id string) *ReconciliationReportUpdateOne {
+	mutation := newReconciliationReportMutation(c.config, OpUpdateOne, withReconciliationReportID(id))
+	return &ReconciliationReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReconciliationReport.
+func (c *ReconciliationReportClient) Delete() *ReconciliationReportDelete {
+	mutation := newReconciliationReportMutation(c.config, OpDelete)
+	return &ReconciliationReportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReconciliationReportClient) DeleteOne(_m *ReconciliationReport) *ReconciliationReportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReconciliationReportClient) DeleteOneID(id string) *ReconciliationReportDeleteOne {
+	builder := c.Delete().Where(reconciliationreport.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReconciliationReportDeleteOne{builder}
+}
+
+// Query returns a query builder for ReconciliationReport.
+func (c *ReconciliationReportClient) Query() *ReconciliationReportQuery {
+	return &ReconciliationReportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReconciliationReport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReconciliationReport entity by its id.
+func (c *ReconciliationReportClient) Get(ctx context.Context, id string) (*ReconciliationReport, error) {
+	return c.Query().Where(reconciliationreport.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReconciliationReportClient) GetX(ctx context.Context, id string) *ReconciliationReport {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReconciliationReportClient) Hooks() []Hook {
+	hooks := c.hooks.ReconciliationReport
+	return append(hooks[:len(hooks):len(hooks)], reconciliationreport.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReconciliationReportClient) Interceptors() []Interceptor {
+	return c.inters.ReconciliationReport
+}
+
+func (c *ReconciliationReportClient) mutate(ctx context.Context, m *ReconciliationReportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReconciliationReportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReconciliationReportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReconciliationReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReconciliationReportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReconciliationReport mutation op: %q", m.Op())
+	}
+}
+
 // RedPacketClient is a client for the RedPacket schema.
 type RedPacketClient struct {
 	config
@@ -2279,13 +2421,13 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 type (
 	hooks struct {
 		Account, Activity, Announcement, AppBinding, Asset, AuditEntry, Balance,
-		LedgerEntry, RedPacket, RedPacketGrab, RewardOrder, Scene, SwitchState,
-		Withdrawal []ent.Hook
+		LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab, RewardOrder,
+		Scene, SwitchState, Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, Activity, Announcement, AppBinding, Asset, AuditEntry, Balance,
-		LedgerEntry, RedPacket, RedPacketGrab, RewardOrder, Scene, SwitchState,
-		Withdrawal []ent.Interceptor
+		LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab, RewardOrder,
+		Scene, SwitchState, Withdrawal []ent.Interceptor
 	}
 )
 

@@ -20,6 +20,7 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
@@ -86,20 +87,21 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			account.Table:       account.ValidColumn,
-			activity.Table:      activity.ValidColumn,
-			announcement.Table:  announcement.ValidColumn,
-			appbinding.Table:    appbinding.ValidColumn,
-			asset.Table:         asset.ValidColumn,
-			auditentry.Table:    auditentry.ValidColumn,
-			balance.Table:       balance.ValidColumn,
-			ledgerentry.Table:   ledgerentry.ValidColumn,
-			redpacket.Table:     redpacket.ValidColumn,
-			redpacketgrab.Table: redpacketgrab.ValidColumn,
-			rewardorder.Table:   rewardorder.ValidColumn,
-			scene.Table:         scene.ValidColumn,
-			switchstate.Table:   switchstate.ValidColumn,
-			withdrawal.Table:    withdrawal.ValidColumn,
+			account.Table:              account.ValidColumn,
+			activity.Table:             activity.ValidColumn,
+			announcement.Table:         announcement.ValidColumn,
+			appbinding.Table:           appbinding.ValidColumn,
+			asset.Table:                asset.ValidColumn,
+			auditentry.Table:           auditentry.ValidColumn,
+			balance.Table:              balance.ValidColumn,
+			ledgerentry.Table:          ledgerentry.ValidColumn,
+			reconciliationreport.Table: reconciliationreport.ValidColumn,
+			redpacket.Table:            redpacket.ValidColumn,
+			redpacketgrab.Table:        redpacketgrab.ValidColumn,
+			rewardorder.Table:          rewardorder.ValidColumn,
+			scene.Table:                scene.ValidColumn,
+			switchstate.Table:          switchstate.ValidColumn,
+			withdrawal.Table:           withdrawal.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -20,6 +20,7 @@ import (
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/predicate"
+	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
@@ -37,20 +38,21 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAccount       = "Account"
-	TypeActivity      = "Activity"
-	TypeAnnouncement  = "Announcement"
-	TypeAppBinding    = "AppBinding"
-	TypeAsset         = "Asset"
-	TypeAuditEntry    = "AuditEntry"
-	TypeBalance       = "Balance"
-	TypeLedgerEntry   = "LedgerEntry"
-	TypeRedPacket     = "RedPacket"
-	TypeRedPacketGrab = "RedPacketGrab"
-	TypeRewardOrder   = "RewardOrder"
-	TypeScene         = "Scene"
-	TypeSwitchState   = "SwitchState"
-	TypeWithdrawal    = "Withdrawal"
+	TypeAccount              = "Account"
+	TypeActivity             = "Activity"
+	TypeAnnouncement         = "Announcement"
+	TypeAppBinding           = "AppBinding"
+	TypeAsset                = "Asset"
+	TypeAuditEntry           = "AuditEntry"
+	TypeBalance              = "Balance"
+	TypeLedgerEntry          = "LedgerEntry"
+	TypeReconciliationReport = "ReconciliationReport"
+	TypeRedPacket            = "RedPacket"
+	TypeRedPacketGrab        = "RedPacketGrab"
+	TypeRewardOrder          = "RewardOrder"
+	TypeScene                = "Scene"
+	TypeSwitchState          = "SwitchState"
+	TypeWithdrawal           = "Withdrawal"
 )
 
 // AccountMutation represents an operation that mutates the Account nodes in the graph.
@@ -5659,6 +5661,806 @@ func (m *LedgerEntryMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *LedgerEntryMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown LedgerEntry edge %s", name)
+}
+
+// ReconciliationReportMutation represents an operation that mutates the ReconciliationReport nodes in the graph.
+type ReconciliationReportMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *string
+	activity_id          *string
+	requested_id         *string
+	ok                   *bool
+	discrepancy_count    *int
+	adddiscrepancy_count *int
+	discrepancies        *string
+	checked              *string
+	actor                *string
+	started_at           *time.Time
+	finished_at          *time.Time
+	clearedFields        map[string]struct{}
+	done                 bool
+	oldValue             func(context.Context) (*ReconciliationReport, error)
+	predicates           []predicate.ReconciliationReport
+}
+
+var _ ent.Mutation = (*ReconciliationReportMutation)(nil)
+
+// reconciliationreportOption allows management of the mutation configuration using functional options.
+type reconciliationreportOption func(*ReconciliationReportMutation)
+
+// newReconciliationReportMutation creates new mutation for the ReconciliationReport entity.
+func newReconciliationReportMutation(c config, op Op, opts ...reconciliationreportOption) *ReconciliationReportMutation {
+	m := &ReconciliationReportMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReconciliationReport,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReconciliationReportID sets the ID field of the mutation.
+func withReconciliationReportID(id string) reconciliationreportOption {
+	return func(m *ReconciliationReportMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReconciliationReport
+		)
+		m.oldValue = func(ctx context.Context) (*ReconciliationReport, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReconciliationReport.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReconciliationReport sets the old ReconciliationReport of the mutation.
+func withReconciliationReport(node *ReconciliationReport) reconciliationreportOption {
+	return func(m *ReconciliationReportMutation) {
+		m.oldValue = func(context.Context) (*ReconciliationReport, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReconciliationReportMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReconciliationReportMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReconciliationReport entities.
+func (m *ReconciliationReportMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReconciliationReportMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReconciliationReportMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReconciliationReport.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetActivityID sets the "activity_id" field.
+func (m *ReconciliationReportMutation) SetActivityID(s string) {
+	m.activity_id = &s
+}
+
+// ActivityID returns the value of the "activity_id" field in the mutation.
+func (m *ReconciliationReportMutation) ActivityID() (r string, exists bool) {
+	v := m.activity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivityID returns the old "activity_id" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldActivityID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivityID: %w", err)
+	}
+	return oldValue.ActivityID, nil
+}
+
+// ResetActivityID resets all changes to the "activity_id" field.
+func (m *ReconciliationReportMutation) ResetActivityID() {
+	m.activity_id = nil
+}
+
+// SetRequestedID sets the "requested_id" field.
+func (m *ReconciliationReportMutation) SetRequestedID(s string) {
+	m.requested_id = &s
+}
+
+// RequestedID returns the value of the "requested_id" field in the mutation.
+func (m *ReconciliationReportMutation) RequestedID() (r string, exists bool) {
+	v := m.requested_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedID returns the old "requested_id" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldRequestedID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedID: %w", err)
+	}
+	return oldValue.RequestedID, nil
+}
+
+// ResetRequestedID resets all changes to the "requested_id" field.
+func (m *ReconciliationReportMutation) ResetRequestedID() {
+	m.requested_id = nil
+}
+
+// SetOk sets the "ok" field.
+func (m *ReconciliationReportMutation) SetOk(b bool) {
+	m.ok = &b
+}
+
+// Ok returns the value of the "ok" field in the mutation.
+func (m *ReconciliationReportMutation) Ok() (r bool, exists bool) {
+	v := m.ok
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOk returns the old "ok" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldOk(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOk is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOk requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOk: %w", err)
+	}
+	return oldValue.Ok, nil
+}
+
+// ResetOk resets all changes to the "ok" field.
+func (m *ReconciliationReportMutation) ResetOk() {
+	m.ok = nil
+}
+
+// SetDiscrepancyCount sets the "discrepancy_count" field.
+func (m *ReconciliationReportMutation) SetDiscrepancyCount(i int) {
+	m.discrepancy_count = &i
+	m.adddiscrepancy_count = nil
+}
+
+// DiscrepancyCount returns the value of the "discrepancy_count" field in the mutation.
+func (m *ReconciliationReportMutation) DiscrepancyCount() (r int, exists bool) {
+	v := m.discrepancy_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscrepancyCount returns the old "discrepancy_count" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldDiscrepancyCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscrepancyCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscrepancyCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscrepancyCount: %w", err)
+	}
+	return oldValue.DiscrepancyCount, nil
+}
+
+// AddDiscrepancyCount adds i to the "discrepancy_count" field.
+func (m *ReconciliationReportMutation) AddDiscrepancyCount(i int) {
+	if m.adddiscrepancy_count != nil {
+		*m.adddiscrepancy_count += i
+	} else {
+		m.adddiscrepancy_count = &i
+	}
+}
+
+// AddedDiscrepancyCount returns the value that was added to the "discrepancy_count" field in this mutation.
+func (m *ReconciliationReportMutation) AddedDiscrepancyCount() (r int, exists bool) {
+	v := m.adddiscrepancy_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscrepancyCount resets all changes to the "discrepancy_count" field.
+func (m *ReconciliationReportMutation) ResetDiscrepancyCount() {
+	m.discrepancy_count = nil
+	m.adddiscrepancy_count = nil
+}
+
+// SetDiscrepancies sets the "discrepancies" field.
+func (m *ReconciliationReportMutation) SetDiscrepancies(s string) {
+	m.discrepancies = &s
+}
+
+// Discrepancies returns the value of the "discrepancies" field in the mutation.
+func (m *ReconciliationReportMutation) Discrepancies() (r string, exists bool) {
+	v := m.discrepancies
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscrepancies returns the old "discrepancies" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldDiscrepancies(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscrepancies is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscrepancies requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscrepancies: %w", err)
+	}
+	return oldValue.Discrepancies, nil
+}
+
+// ResetDiscrepancies resets all changes to the "discrepancies" field.
+func (m *ReconciliationReportMutation) ResetDiscrepancies() {
+	m.discrepancies = nil
+}
+
+// SetChecked sets the "checked" field.
+func (m *ReconciliationReportMutation) SetChecked(s string) {
+	m.checked = &s
+}
+
+// Checked returns the value of the "checked" field in the mutation.
+func (m *ReconciliationReportMutation) Checked() (r string, exists bool) {
+	v := m.checked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChecked returns the old "checked" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldChecked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChecked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChecked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChecked: %w", err)
+	}
+	return oldValue.Checked, nil
+}
+
+// ResetChecked resets all changes to the "checked" field.
+func (m *ReconciliationReportMutation) ResetChecked() {
+	m.checked = nil
+}
+
+// SetActor sets the "actor" field.
+func (m *ReconciliationReportMutation) SetActor(s string) {
+	m.actor = &s
+}
+
+// Actor returns the value of the "actor" field in the mutation.
+func (m *ReconciliationReportMutation) Actor() (r string, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActor returns the old "actor" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldActor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActor: %w", err)
+	}
+	return oldValue.Actor, nil
+}
+
+// ResetActor resets all changes to the "actor" field.
+func (m *ReconciliationReportMutation) ResetActor() {
+	m.actor = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *ReconciliationReportMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *ReconciliationReportMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *ReconciliationReportMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *ReconciliationReportMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *ReconciliationReportMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the ReconciliationReport entity.
+// If the ReconciliationReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationReportMutation) OldFinishedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *ReconciliationReportMutation) ResetFinishedAt() {
+	m.finished_at = nil
+}
+
+// Where appends a list predicates to the ReconciliationReportMutation builder.
+func (m *ReconciliationReportMutation) Where(ps ...predicate.ReconciliationReport) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReconciliationReportMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReconciliationReportMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReconciliationReport, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReconciliationReportMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReconciliationReportMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReconciliationReport).
+func (m *ReconciliationReportMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReconciliationReportMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.activity_id != nil {
+		fields = append(fields, reconciliationreport.FieldActivityID)
+	}
+	if m.requested_id != nil {
+		fields = append(fields, reconciliationreport.FieldRequestedID)
+	}
+	if m.ok != nil {
+		fields = append(fields, reconciliationreport.FieldOk)
+	}
+	if m.discrepancy_count != nil {
+		fields = append(fields, reconciliationreport.FieldDiscrepancyCount)
+	}
+	if m.discrepancies != nil {
+		fields = append(fields, reconciliationreport.FieldDiscrepancies)
+	}
+	if m.checked != nil {
+		fields = append(fields, reconciliationreport.FieldChecked)
+	}
+	if m.actor != nil {
+		fields = append(fields, reconciliationreport.FieldActor)
+	}
+	if m.started_at != nil {
+		fields = append(fields, reconciliationreport.FieldStartedAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, reconciliationreport.FieldFinishedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReconciliationReportMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationreport.FieldActivityID:
+		return m.ActivityID()
+	case reconciliationreport.FieldRequestedID:
+		return m.RequestedID()
+	case reconciliationreport.FieldOk:
+		return m.Ok()
+	case reconciliationreport.FieldDiscrepancyCount:
+		return m.DiscrepancyCount()
+	case reconciliationreport.FieldDiscrepancies:
+		return m.Discrepancies()
+	case reconciliationreport.FieldChecked:
+		return m.Checked()
+	case reconciliationreport.FieldActor:
+		return m.Actor()
+	case reconciliationreport.FieldStartedAt:
+		return m.StartedAt()
+	case reconciliationreport.FieldFinishedAt:
+		return m.FinishedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReconciliationReportMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reconciliationreport.FieldActivityID:
+		return m.OldActivityID(ctx)
+	case reconciliationreport.FieldRequestedID:
+		return m.OldRequestedID(ctx)
+	case reconciliationreport.FieldOk:
+		return m.OldOk(ctx)
+	case reconciliationreport.FieldDiscrepancyCount:
+		return m.OldDiscrepancyCount(ctx)
+	case reconciliationreport.FieldDiscrepancies:
+		return m.OldDiscrepancies(ctx)
+	case reconciliationreport.FieldChecked:
+		return m.OldChecked(ctx)
+	case reconciliationreport.FieldActor:
+		return m.OldActor(ctx)
+	case reconciliationreport.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case reconciliationreport.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReconciliationReport field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationReportMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationreport.FieldActivityID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivityID(v)
+		return nil
+	case reconciliationreport.FieldRequestedID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedID(v)
+		return nil
+	case reconciliationreport.FieldOk:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOk(v)
+		return nil
+	case reconciliationreport.FieldDiscrepancyCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscrepancyCount(v)
+		return nil
+	case reconciliationreport.FieldDiscrepancies:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscrepancies(v)
+		return nil
+	case reconciliationreport.FieldChecked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChecked(v)
+		return nil
+	case reconciliationreport.FieldActor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActor(v)
+		return nil
+	case reconciliationreport.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case reconciliationreport.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationReport field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReconciliationReportMutation) AddedFields() []string {
+	var fields []string
+	if m.adddiscrepancy_count != nil {
+		fields = append(fields, reconciliationreport.FieldDiscrepancyCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReconciliationReportMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationreport.FieldDiscrepancyCount:
+		return m.AddedDiscrepancyCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationReportMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationreport.FieldDiscrepancyCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscrepancyCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationReport numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReconciliationReportMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReconciliationReportMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReconciliationReportMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReconciliationReport nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReconciliationReportMutation) ResetField(name string) error {
+	switch name {
+	case reconciliationreport.FieldActivityID:
+		m.ResetActivityID()
+		return nil
+	case reconciliationreport.FieldRequestedID:
+		m.ResetRequestedID()
+		return nil
+	case reconciliationreport.FieldOk:
+		m.ResetOk()
+		return nil
+	case reconciliationreport.FieldDiscrepancyCount:
+		m.ResetDiscrepancyCount()
+		return nil
+	case reconciliationreport.FieldDiscrepancies:
+		m.ResetDiscrepancies()
+		return nil
+	case reconciliationreport.FieldChecked:
+		m.ResetChecked()
+		return nil
+	case reconciliationreport.FieldActor:
+		m.ResetActor()
+		return nil
+	case reconciliationreport.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case reconciliationreport.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationReport field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReconciliationReportMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReconciliationReportMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReconciliationReportMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReconciliationReportMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReconciliationReportMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReconciliationReportMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReconciliationReportMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationReport unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReconciliationReportMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationReport edge %s", name)
 }
 
 // RedPacketMutation represents an operation that mutates the RedPacket nodes in the graph.

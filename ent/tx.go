@@ -30,6 +30,8 @@ type Tx struct {
 	Balance *BalanceClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
+	// ReconciliationReport is the client for interacting with the ReconciliationReport builders.
+	ReconciliationReport *ReconciliationReportClient
 	// RedPacket is the client for interacting with the RedPacket builders.
 	RedPacket *RedPacketClient
 	// RedPacketGrab is the client for interacting with the RedPacketGrab builders.
@@ -181,6 +183,7 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Balance = NewBalanceClient(tx.config)
 	tx.LedgerEntry = NewLedgerEntryClient(tx.config)
+	tx.ReconciliationReport = NewReconciliationReportClient(tx.config)
 	tx.RedPacket = NewRedPacketClient(tx.config)
 	tx.RedPacketGrab = NewRedPacketGrabClient(tx.config)
 	tx.RewardOrder = NewRewardOrderClient(tx.config)

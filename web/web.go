@@ -1,7 +1,8 @@
-// Package web serves the GraphiQL playground that is built from npm by
-// `make assets` (sources in web/graphiql) and embedded into the binary, so
-// the page works without internet access: every script, style, font and web
-// worker it loads comes from this process.
+// Package web serves the GraphiQL playground and the admin console, which
+// are built from npm by `make assets` (sources in web/graphiql and
+// web/console) and embedded into the binary, so the pages work without
+// internet access: every script, style, font and web worker they load comes
+// from this process.
 package web
 
 import (
@@ -26,7 +27,8 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
-// bundleDir is where `make assets` writes the bundle, relative to dist's root.
+// bundleDir is where `make assets` writes the playground bundle, relative to
+// dist's root.
 const bundleDir = "dist/graphiql"
 
 // endpointMeta is the name of the <meta> tag through which the handler
@@ -61,46 +63,69 @@ func Mount(mux *http.ServeMux, path, title, endpoint string) {
 // newPlayground builds the handler over any file system laid out like the
 // Vite output (index.html + assets/), so tests can use an fstest.MapFS.
 func newPlayground(bundle fs.FS, title, endpoint string) http.Handler {
+	return newSite(bundle, site{what: "playground", title: title, endpoint: endpoint})
+}
+
+// site describes one embedded single-page bundle and how to serve it; the
+// playground and the admin console share the serving code.
+type site struct {
+	// what names the page in the not-built answer ("playground", "console").
+	what     string
+	title    string
+	endpoint string
+	// spa serves index.html for unknown paths that do not look like files,
+	// so client-side routes survive a reload or a shared link.
+	spa bool
+	// header is added to every answer of a built bundle (e.g. a CSP).
+	header http.Header
+}
+
+// newSite builds the handler for one bundle, or the not-built page when the
+// bundle has no index.html.
+func newSite(bundle fs.FS, s site) http.Handler {
 	raw, err := fs.ReadFile(bundle, "index.html")
 	if err != nil {
-		return notBuilt(title)
+		return notBuilt(s.title, s.what)
 	}
 	// The bundle is immutable for the life of the process, so the page is
 	// rendered once and its ETag computed once.
-	page := renderIndex(raw, title, endpoint)
+	page := renderIndex(raw, s.title, s.endpoint)
 	sum := sha256.Sum256(page)
-	return &playground{
+	return &siteHandler{
 		bundle: bundle,
 		page:   page,
 		etag:   `"` + hex.EncodeToString(sum[:12]) + `"`,
+		spa:    s.spa,
+		header: s.header,
 	}
 }
 
-// playground serves a built bundle.
-type playground struct {
+// siteHandler serves a built bundle.
+type siteHandler struct {
 	bundle fs.FS
 	page   []byte // index.html with title and endpoint injected
 	etag   string // strong validator of page
+	spa    bool
+	header http.Header
 }
 
-func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *siteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	h := w.Header()
+	for k, v := range p.header {
+		// A copy: a later Header().Add must not write into the shared slice.
+		h[k] = append([]string(nil), v...)
+	}
 	// Content types are set explicitly below; never let a browser guess.
 	h.Set("X-Content-Type-Options", "nosniff")
 
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	if name == "" || name == "index.html" {
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		// The page names the hashed assets of the current build, so it must
-		// be revalidated on every load; the ETag keeps that cheap.
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", p.etag)
-		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(p.page))
+		p.serveIndex(w, r)
 		return
 	}
 
@@ -112,6 +137,10 @@ func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := p.bundle.Open(name)
 	if err != nil {
+		if p.spa && isRoute(name) {
+			p.serveIndex(w, r)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}
@@ -141,6 +170,25 @@ func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		content = bytes.NewReader(b)
 	}
 	http.ServeContent(w, r, name, time.Time{}, content)
+}
+
+// serveIndex answers with the rendered index.html.
+func (p *siteHandler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// The page names the hashed assets of the current build, so it must
+	// be revalidated on every load; the ETag keeps that cheap.
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", p.etag)
+	http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(p.page))
+}
+
+// isRoute tells a client-side route (audit, activities/spring-festival) from
+// a file the page would load: files live under assets/ or have an extension,
+// and a missing one must stay a 404 rather than become an HTML page that the
+// browser then fails to run as a script.
+func isRoute(name string) bool {
+	return !strings.HasPrefix(name, "assets/") && path.Ext(name) == ""
 }
 
 // contentTypes pins the types of the files Vite emits, because
@@ -207,13 +255,13 @@ func renderIndex(raw []byte, title, endpoint string) []byte {
 // notBuilt answers every request with 503 and instructions, so a binary
 // built without `make assets` still starts and says what is missing rather
 // than serving a blank page.
-func notBuilt(title string) http.Handler {
+func notBuilt(title, what string) http.Handler {
 	page := []byte(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>` + html.EscapeString(title) + ` (not built)</title></head>
 <body>
 <h1>` + html.EscapeString(title) + `</h1>
-<p>The playground assets were not built into this binary.</p>
+<p>The ` + html.EscapeString(what) + ` assets were not built into this binary.</p>
 <p>Run <code>make assets</code> in the repository root, then rebuild and restart the server.</p>
 </body>
 </html>

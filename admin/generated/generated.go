@@ -101,9 +101,18 @@ type ComplexityRoot struct {
 		Total        func(childComplexity int) int
 	}
 
+	Discrepancy struct {
+		Detail  func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		OrderNo func(childComplexity int) int
+		Ref     func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CreateAnnouncement func(childComplexity int, input model.AnnouncementInput) int
 		DeleteAnnouncement func(childComplexity int, id string, reason string) int
+		ReissueRewards     func(childComplexity int, input model.ReissueInput) int
+		RunReconciliation  func(childComplexity int, activityID string) int
 		SetSwitch          func(childComplexity int, name string, enabled bool, reason string) int
 		UpdateAnnouncement func(childComplexity int, id string, input model.AnnouncementInput) int
 		UpsertActivity     func(childComplexity int, input model.ActivityInput) int
@@ -116,13 +125,45 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Activities    func(childComplexity int) int
-		ActivityStats func(childComplexity int, activityID string) int
-		Announcements func(childComplexity int, activityID *string) int
-		AuditLog      func(childComplexity int, first int, after *string, action *string, target *string, actor *string) int
-		Budgets       func(childComplexity int, activityID string) int
-		ConfigVersion func(childComplexity int) int
-		Switches      func(childComplexity int) int
+		Activities            func(childComplexity int) int
+		ActivityStats         func(childComplexity int, activityID string) int
+		Announcements         func(childComplexity int, activityID *string) int
+		AuditLog              func(childComplexity int, first int, after *string, action *string, target *string, actor *string) int
+		Budgets               func(childComplexity int, activityID string) int
+		ConfigVersion         func(childComplexity int) int
+		ReconciliationReports func(childComplexity int, activityID string, first int) int
+		Switches              func(childComplexity int) int
+	}
+
+	ReconciliationReport struct {
+		ActivityID       func(childComplexity int) int
+		Actor            func(childComplexity int) int
+		Discrepancies    func(childComplexity int) int
+		DiscrepancyCount func(childComplexity int) int
+		FinishedAt       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Ok               func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+	}
+
+	ReissueFailure struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		OrderNo func(childComplexity int) int
+	}
+
+	ReissueOrderResult struct {
+		Code    func(childComplexity int) int
+		OrderNo func(childComplexity int) int
+		Outcome func(childComplexity int) int
+		Status  func(childComplexity int) int
+	}
+
+	ReissuePayload struct {
+		Accepted func(childComplexity int) int
+		Failed   func(childComplexity int) int
+		Replayed func(childComplexity int) int
+		Results  func(childComplexity int) int
 	}
 
 	Scene struct {
@@ -161,6 +202,8 @@ type MutationResolver interface {
 	DeleteAnnouncement(ctx context.Context, id string, reason string) (bool, error)
 	UpsertActivity(ctx context.Context, input model.ActivityInput) (*model.Activity, error)
 	UpsertScene(ctx context.Context, input model.SceneInput) (*model.Scene, error)
+	ReissueRewards(ctx context.Context, input model.ReissueInput) (*model.ReissuePayload, error)
+	RunReconciliation(ctx context.Context, activityID string) (*model.ReconciliationReport, error)
 }
 type QueryResolver interface {
 	Activities(ctx context.Context) ([]*model.Activity, error)
@@ -170,6 +213,7 @@ type QueryResolver interface {
 	Switches(ctx context.Context) ([]*model.Switch, error)
 	ConfigVersion(ctx context.Context) (int64, error)
 	AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error)
+	ReconciliationReports(ctx context.Context, activityID string, first int) ([]*model.ReconciliationReport, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -437,6 +481,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Budget.Total(childComplexity), true
 
+	case "Discrepancy.detail":
+		if e.ComplexityRoot.Discrepancy.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Detail(childComplexity), true
+	case "Discrepancy.kind":
+		if e.ComplexityRoot.Discrepancy.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Kind(childComplexity), true
+	case "Discrepancy.orderNo":
+		if e.ComplexityRoot.Discrepancy.OrderNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.OrderNo(childComplexity), true
+	case "Discrepancy.ref":
+		if e.ComplexityRoot.Discrepancy.Ref == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Ref(childComplexity), true
+
 	case "Mutation.createAnnouncement":
 		if e.ComplexityRoot.Mutation.CreateAnnouncement == nil {
 			break
@@ -459,6 +528,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAnnouncement(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.reissueRewards":
+		if e.ComplexityRoot.Mutation.ReissueRewards == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reissueRewards_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReissueRewards(childComplexity, args["input"].(model.ReissueInput)), true
+	case "Mutation.runReconciliation":
+		if e.ComplexityRoot.Mutation.RunReconciliation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runReconciliation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunReconciliation(childComplexity, args["activityId"].(string)), true
 	case "Mutation.setSwitch":
 		if e.ComplexityRoot.Mutation.SetSwitch == nil {
 			break
@@ -574,12 +665,141 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ConfigVersion(childComplexity), true
 
+	case "Query.reconciliationReports":
+		if e.ComplexityRoot.Query.ReconciliationReports == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reconciliationReports_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReconciliationReports(childComplexity, args["activityId"].(string), args["first"].(int)), true
 	case "Query.switches":
 		if e.ComplexityRoot.Query.Switches == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Switches(childComplexity), true
+
+	case "ReconciliationReport.activityId":
+		if e.ComplexityRoot.ReconciliationReport.ActivityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.ActivityID(childComplexity), true
+	case "ReconciliationReport.actor":
+		if e.ComplexityRoot.ReconciliationReport.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.Actor(childComplexity), true
+	case "ReconciliationReport.discrepancies":
+		if e.ComplexityRoot.ReconciliationReport.Discrepancies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.Discrepancies(childComplexity), true
+	case "ReconciliationReport.discrepancyCount":
+		if e.ComplexityRoot.ReconciliationReport.DiscrepancyCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.DiscrepancyCount(childComplexity), true
+	case "ReconciliationReport.finishedAt":
+		if e.ComplexityRoot.ReconciliationReport.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.FinishedAt(childComplexity), true
+	case "ReconciliationReport.id":
+		if e.ComplexityRoot.ReconciliationReport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.ID(childComplexity), true
+	case "ReconciliationReport.ok":
+		if e.ComplexityRoot.ReconciliationReport.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.Ok(childComplexity), true
+	case "ReconciliationReport.startedAt":
+		if e.ComplexityRoot.ReconciliationReport.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationReport.StartedAt(childComplexity), true
+
+	case "ReissueFailure.code":
+		if e.ComplexityRoot.ReissueFailure.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueFailure.Code(childComplexity), true
+	case "ReissueFailure.message":
+		if e.ComplexityRoot.ReissueFailure.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueFailure.Message(childComplexity), true
+	case "ReissueFailure.orderNo":
+		if e.ComplexityRoot.ReissueFailure.OrderNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueFailure.OrderNo(childComplexity), true
+
+	case "ReissueOrderResult.code":
+		if e.ComplexityRoot.ReissueOrderResult.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueOrderResult.Code(childComplexity), true
+	case "ReissueOrderResult.orderNo":
+		if e.ComplexityRoot.ReissueOrderResult.OrderNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueOrderResult.OrderNo(childComplexity), true
+	case "ReissueOrderResult.outcome":
+		if e.ComplexityRoot.ReissueOrderResult.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueOrderResult.Outcome(childComplexity), true
+	case "ReissueOrderResult.status":
+		if e.ComplexityRoot.ReissueOrderResult.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissueOrderResult.Status(childComplexity), true
+
+	case "ReissuePayload.accepted":
+		if e.ComplexityRoot.ReissuePayload.Accepted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissuePayload.Accepted(childComplexity), true
+	case "ReissuePayload.failed":
+		if e.ComplexityRoot.ReissuePayload.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissuePayload.Failed(childComplexity), true
+	case "ReissuePayload.replayed":
+		if e.ComplexityRoot.ReissuePayload.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissuePayload.Replayed(childComplexity), true
+	case "ReissuePayload.results":
+		if e.ComplexityRoot.ReissuePayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReissuePayload.Results(childComplexity), true
 
 	case "Scene.activityId":
 		if e.ComplexityRoot.Scene.ActivityID == nil {
@@ -684,6 +904,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("ActivityInput", ec.unmarshalInputActivityInput),
 			graphql.NewInputUnmarshaler("AnnouncementInput", ec.unmarshalInputAnnouncementInput),
+			graphql.NewInputUnmarshaler("IssueRewardInput", ec.unmarshalInputIssueRewardInput),
+			graphql.NewInputUnmarshaler("ReissueInput", ec.unmarshalInputReissueInput),
 			graphql.NewInputUnmarshaler("SceneInput", ec.unmarshalInputSceneInput),
 		)
 	}
@@ -970,6 +1192,137 @@ type Mutation {
   upsertActivity(input: ActivityInput!): Activity! @hasRole(role: ADMIN)
   upsertScene(input: SceneInput!): Scene! @hasRole(role: ADMIN)
 }
+
+"Whether a reward is still pending in Redis or already written to the ledger."
+enum RewardStatus {
+  PENDING
+  SETTLED
+}
+
+"One reward as issueReward takes it (the same fields as the wallet schema's IssueRewardInput)."
+input IssueRewardInput {
+  actId: Int64!
+  "Which app (1..8) the reward was earned on."
+  appId: Int!
+  "The activity or its parent."
+  activityId: ID!
+  sceneId: ID!
+  rainId: Int!
+  awardType: AwardType!
+  stage: Int!
+  "Fen, > 0. For non-cash awards, the face value charged to the budget."
+  amount: Int64!
+}
+
+"A batch of rewards to issue again, e.g. after an activity backend failed to deliver them."
+input ReissueInput {
+  "1..500 orders, each issued exactly as issueReward would (send them as variables)."
+  orders: [IssueRewardInput!]!
+  "Why the rewards are re-issued (1..500 characters); kept in the audit log."
+  reason: String!
+}
+
+"What became of one order of a re-issue batch."
+enum ReissueOutcome {
+  "Issued now."
+  ACCEPTED
+  "Already issued with the same content; nothing was issued again."
+  REPLAYED
+  "Not issued; see code."
+  FAILED
+}
+
+"An order of a re-issue batch that was not issued."
+type ReissueFailure {
+  "{actId}_{sceneId}_{rainId}_{awardType}_{stage}"
+  orderNo: String!
+  "The error code issueReward would have answered, e.g. IDEMPOTENCY_CONFLICT, NOT_FOUND, BUDGET_EXHAUSTED."
+  code: String!
+  message: String!
+}
+
+"One order's result, in the order of the batch."
+type ReissueOrderResult {
+  orderNo: String!
+  outcome: ReissueOutcome!
+  "The reward's status (null when it failed)."
+  status: RewardStatus
+  "The error code (null unless it failed)."
+  code: String
+}
+
+type ReissuePayload {
+  "Orders issued now."
+  accepted: Int!
+  "Orders that had been issued before with the same content (never paid twice)."
+  replayed: Int!
+  "Orders not issued, with why."
+  failed: [ReissueFailure!]!
+  "Every order's result, in the order of the batch."
+  results: [ReissueOrderResult!]!
+}
+
+"""
+One inconsistency found by reconciliation. Kinds:
+TXN_UNBALANCED (a ledger transaction's legs do not sum to zero; ref is the txn id),
+LEDGER_UNBALANCED (the activity's whole ledger does not sum to zero),
+BALANCE_MISMATCH (a balance row differs from the sum of the user's ledger legs; ref is the act_id),
+BALANCE_NEGATIVE (a balance row below zero),
+REWARD_LEGS_MISMATCH (a settled cash order without exactly its two REWARD legs of the right amount),
+REWARD_LEGS_ORPHANED (REWARD legs whose ref is no settled cash order),
+ASSET_MISSING (a settled non-cash order without its asset),
+STALE_PENDING (a settled order that Redis still holds as pending),
+CLEARING_MISMATCH (the payout clearing account differs from the PROCESSING withdrawals),
+WITHDRAWAL_LEGS_MISMATCH (a withdrawal without its opening or closing legs; ref is its id),
+RED_PACKET_UNBALANCED (grabs + refund + what escrow still holds differ from the packet's total),
+RED_PACKET_ESCROW_MISMATCH (an open packet's escrow account differs from its remaining amount),
+RED_PACKET_ESCROW_NOT_EMPTY (a finished or expired packet's escrow account is not zero),
+BUDGET_COUNTER_LOW (a Redis budget counter below what the database knows was issued: overspend risk; ref is the scene, or "*" for the activity's overall counter).
+"""
+type Discrepancy {
+  kind: String!
+  "The reward order concerned, when there is one."
+  orderNo: String
+  "The other object concerned: a txn id, an act_id, a withdrawal or red packet id, a scene."
+  ref: String
+  detail: String!
+}
+
+"The outcome of one reconciliation run over one (child) activity."
+type ReconciliationReport {
+  id: ID!
+  "The child activity checked (the live child when a parent id was given)."
+  activityId: ID!
+  "True when nothing disagreed."
+  ok: Boolean!
+  "How many discrepancies were found; the list holds at most the first 1,000."
+  discrepancyCount: Int!
+  discrepancies: [Discrepancy!]!
+  "The act_id of who ran it."
+  actor: String!
+  startedAt: Time!
+  finishedAt: Time!
+}
+
+extend type Query {
+  "Reconciliation reports of the activity (the live child for a parent id), newest first; first is 1..100."
+  reconciliationReports(activityId: ID!, first: Int!): [ReconciliationReport!]! @hasRole(role: VIEWER)
+}
+
+extend type Mutation {
+  """
+  Issue a batch of rewards again through issueReward's path (budgets, limits and switches apply;
+  an order already issued is replayed, never paid twice), with one audit entry for the batch.
+  More than 500 orders, none, or no reason: BAD_USER_INPUT for the whole request.
+  """
+  reissueRewards(input: ReissueInput!): ReissuePayload! @hasRole(role: OPERATOR)
+  """
+  Check one (child) activity's ledger, balances, orders, withdrawals, red packets, pending
+  rewards and budget counters against each other; the report is stored and audited. A run the
+  client stops waiting for still finishes and is listed by reconciliationReports.
+  """
+  runReconciliation(activityId: ID!): ReconciliationReport! @hasRole(role: OPERATOR)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1100,6 +1453,20 @@ func (ec *executionContext) childFields_Budget(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Budget", field.Name)
 }
 
+func (ec *executionContext) childFields_Discrepancy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Discrepancy_kind(ctx, field)
+	case "orderNo":
+		return ec.fieldContext_Discrepancy_orderNo(ctx, field)
+	case "ref":
+		return ec.fieldContext_Discrepancy_ref(ctx, field)
+	case "detail":
+		return ec.fieldContext_Discrepancy_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Discrepancy", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -1108,6 +1475,68 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReconciliationReport_id(ctx, field)
+	case "activityId":
+		return ec.fieldContext_ReconciliationReport_activityId(ctx, field)
+	case "ok":
+		return ec.fieldContext_ReconciliationReport_ok(ctx, field)
+	case "discrepancyCount":
+		return ec.fieldContext_ReconciliationReport_discrepancyCount(ctx, field)
+	case "discrepancies":
+		return ec.fieldContext_ReconciliationReport_discrepancies(ctx, field)
+	case "actor":
+		return ec.fieldContext_ReconciliationReport_actor(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ReconciliationReport_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ReconciliationReport_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationReport", field.Name)
+}
+
+func (ec *executionContext) childFields_ReissueFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderNo":
+		return ec.fieldContext_ReissueFailure_orderNo(ctx, field)
+	case "code":
+		return ec.fieldContext_ReissueFailure_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ReissueFailure_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReissueFailure", field.Name)
+}
+
+func (ec *executionContext) childFields_ReissueOrderResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderNo":
+		return ec.fieldContext_ReissueOrderResult_orderNo(ctx, field)
+	case "outcome":
+		return ec.fieldContext_ReissueOrderResult_outcome(ctx, field)
+	case "status":
+		return ec.fieldContext_ReissueOrderResult_status(ctx, field)
+	case "code":
+		return ec.fieldContext_ReissueOrderResult_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReissueOrderResult", field.Name)
+}
+
+func (ec *executionContext) childFields_ReissuePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accepted":
+		return ec.fieldContext_ReissuePayload_accepted(ctx, field)
+	case "replayed":
+		return ec.fieldContext_ReissuePayload_replayed(ctx, field)
+	case "failed":
+		return ec.fieldContext_ReissuePayload_failed(ctx, field)
+	case "results":
+		return ec.fieldContext_ReissuePayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReissuePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Scene(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1318,6 +1747,34 @@ func (ec *executionContext) field_Mutation_deleteAnnouncement_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reissueRewards_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReissueInput, error) {
+			return ec.unmarshalNReissueInput2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_runReconciliation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activityId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activityId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setSwitch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1497,6 +1954,28 @@ func (ec *executionContext) field_Query_budgets_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["activityId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reconciliationReports_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activityId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activityId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -2530,6 +3009,98 @@ func (ec *executionContext) fieldContext_Budget_exhausted(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Budget", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Discrepancy_kind(ctx context.Context, field graphql.CollectedField, obj *model.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_orderNo(ctx context.Context, field graphql.CollectedField, obj *model.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_orderNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_orderNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_ref(ctx context.Context, field graphql.CollectedField, obj *model.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_ref(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ref, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_ref(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_detail(ctx context.Context, field graphql.CollectedField, obj *model.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_setSwitch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2896,6 +3467,130 @@ func (ec *executionContext) fieldContext_Mutation_upsertScene(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_upsertScene_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reissueRewards(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reissueRewards(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReissueRewards(ctx, fc.Args["input"].(model.ReissueInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ReissuePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReissuePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReissuePayload) graphql.Marshaler {
+			return ec.marshalNReissuePayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissuePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reissueRewards(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReissuePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reissueRewards_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runReconciliation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runReconciliation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunReconciliation(ctx, fc.Args["activityId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ReconciliationReport
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReconciliationReport
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReconciliationReport) graphql.Marshaler {
+			return ec.marshalNReconciliationReport2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReconciliationReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runReconciliation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runReconciliation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3337,6 +4032,68 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_reconciliationReports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reconciliationReports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReconciliationReports(ctx, fc.Args["activityId"].(string), fc.Args["first"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []*model.ReconciliationReport
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*model.ReconciliationReport
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReconciliationReport) graphql.Marshaler {
+			return ec.marshalNReconciliationReport2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReconciliationReportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reconciliationReports(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reconciliationReports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3408,6 +4165,470 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationReport_id(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReconciliationReport_activityId(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_activityId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivityID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_activityId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReconciliationReport_ok(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReconciliationReport_discrepancyCount(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_discrepancyCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscrepancyCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_discrepancyCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReconciliationReport_discrepancies(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_discrepancies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discrepancies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Discrepancy) graphql.Marshaler {
+			return ec.marshalNDiscrepancy2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐDiscrepancyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_discrepancies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReconciliationReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discrepancy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationReport_actor(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReconciliationReport_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReconciliationReport_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationReport_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationReport_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationReport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReissueFailure_orderNo(ctx context.Context, field graphql.CollectedField, obj *model.ReissueFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueFailure_orderNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueFailure_orderNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReissueFailure_code(ctx context.Context, field graphql.CollectedField, obj *model.ReissueFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueFailure_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueFailure_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReissueFailure_message(ctx context.Context, field graphql.CollectedField, obj *model.ReissueFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueFailure_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueFailure_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReissueOrderResult_orderNo(ctx context.Context, field graphql.CollectedField, obj *model.ReissueOrderResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueOrderResult_orderNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueOrderResult_orderNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueOrderResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReissueOrderResult_outcome(ctx context.Context, field graphql.CollectedField, obj *model.ReissueOrderResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueOrderResult_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReissueOutcome) graphql.Marshaler {
+			return ec.marshalNReissueOutcome2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueOrderResult_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueOrderResult", field, false, false, "ReissueOutcome")
+}
+
+func (ec *executionContext) _ReissueOrderResult_status(ctx context.Context, field graphql.CollectedField, obj *model.ReissueOrderResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueOrderResult_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RewardStatus) graphql.Marshaler {
+			return ec.marshalORewardStatus2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐRewardStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueOrderResult_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueOrderResult", field, false, false, "RewardStatus")
+}
+
+func (ec *executionContext) _ReissueOrderResult_code(ctx context.Context, field graphql.CollectedField, obj *model.ReissueOrderResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissueOrderResult_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReissueOrderResult_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissueOrderResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReissuePayload_accepted(ctx context.Context, field graphql.CollectedField, obj *model.ReissuePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissuePayload_accepted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accepted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissuePayload_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissuePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReissuePayload_replayed(ctx context.Context, field graphql.CollectedField, obj *model.ReissuePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissuePayload_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissuePayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReissuePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReissuePayload_failed(ctx context.Context, field graphql.CollectedField, obj *model.ReissuePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissuePayload_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReissueFailure) graphql.Marshaler {
+			return ec.marshalNReissueFailure2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueFailureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissuePayload_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReissuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReissueFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReissuePayload_results(ctx context.Context, field graphql.CollectedField, obj *model.ReissuePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReissuePayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReissueOrderResult) graphql.Marshaler {
+			return ec.marshalNReissueOrderResult2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOrderResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReissuePayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReissuePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReissueOrderResult(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4999,6 +6220,146 @@ func UnmarshalAnnouncementInput(ctx context.Context, raw any) (model.Announcemen
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputIssueRewardInput(ctx context.Context, obj any) (model.IssueRewardInput, error) {
+	var it model.IssueRewardInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"actId", "appId", "activityId", "sceneId", "rainId", "awardType", "stage", "amount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "actId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actId"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActID = data
+		case "appId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appId"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppID = data
+		case "activityId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("activityId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActivityID = data
+		case "sceneId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sceneId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SceneID = data
+		case "rainId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rainId"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RainID = data
+		case "awardType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("awardType"))
+			data, err := ec.unmarshalNAwardType2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAwardType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AwardType = data
+		case "stage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stage"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stage = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIssueRewardInput unmarshals raw into the IssueRewardInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIssueRewardInput(ctx context.Context, raw any) (model.IssueRewardInput, error) {
+	var out model.IssueRewardInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IssueRewardInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReissueInput(ctx context.Context, obj any) (model.ReissueInput, error) {
+	var it model.ReissueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orders", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orders":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orders"))
+			data, err := ec.unmarshalNIssueRewardInput2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐIssueRewardInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Orders = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReissueInput unmarshals raw into the ReissueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReissueInput(ctx context.Context, raw any) (model.ReissueInput, error) {
+	var out model.ReissueInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReissueInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSceneInput(ctx context.Context, obj any) (model.SceneInput, error) {
 	var it model.SceneInput
 	if obj == nil {
@@ -5488,6 +6849,54 @@ func (ec *executionContext) _Budget(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var discrepancyImplementors = []string{"Discrepancy"}
+
+func (ec *executionContext) _Discrepancy(ctx context.Context, sel ast.SelectionSet, obj *model.Discrepancy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, discrepancyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Discrepancy")
+		case "kind":
+			out.Values[i] = ec._Discrepancy_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderNo":
+			out.Values[i] = ec._Discrepancy_orderNo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ref":
+			out.Values[i] = ec._Discrepancy_ref(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._Discrepancy_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -5545,6 +6954,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "upsertScene":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertScene(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reissueRewards":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reissueRewards(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runReconciliation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runReconciliation(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -5665,6 +7088,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLog(ctx, field)
 				})
+		case "reconciliationReports":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reconciliationReports(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -5678,6 +7107,213 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reconciliationReportImplementors = []string{"ReconciliationReport"}
+
+func (ec *executionContext) _ReconciliationReport(ctx context.Context, sel ast.SelectionSet, obj *model.ReconciliationReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationReport")
+		case "id":
+			out.Values[i] = ec._ReconciliationReport_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activityId":
+			out.Values[i] = ec._ReconciliationReport_activityId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ok":
+			out.Values[i] = ec._ReconciliationReport_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discrepancyCount":
+			out.Values[i] = ec._ReconciliationReport_discrepancyCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discrepancies":
+			out.Values[i] = ec._ReconciliationReport_discrepancies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._ReconciliationReport_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._ReconciliationReport_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ReconciliationReport_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reissueFailureImplementors = []string{"ReissueFailure"}
+
+func (ec *executionContext) _ReissueFailure(ctx context.Context, sel ast.SelectionSet, obj *model.ReissueFailure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reissueFailureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReissueFailure")
+		case "orderNo":
+			out.Values[i] = ec._ReissueFailure_orderNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._ReissueFailure_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ReissueFailure_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reissueOrderResultImplementors = []string{"ReissueOrderResult"}
+
+func (ec *executionContext) _ReissueOrderResult(ctx context.Context, sel ast.SelectionSet, obj *model.ReissueOrderResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reissueOrderResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReissueOrderResult")
+		case "orderNo":
+			out.Values[i] = ec._ReissueOrderResult_orderNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._ReissueOrderResult_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ReissueOrderResult_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._ReissueOrderResult_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reissuePayloadImplementors = []string{"ReissuePayload"}
+
+func (ec *executionContext) _ReissuePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReissuePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reissuePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReissuePayload")
+		case "accepted":
+			out.Values[i] = ec._ReissuePayload_accepted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._ReissuePayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ReissuePayload_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._ReissuePayload_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6353,6 +7989,30 @@ func (ec *executionContext) marshalNBudget2ᚖgithubᚗcomᚋspringwalletᚋwall
 	return ec._Budget(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDiscrepancy2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐDiscrepancyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Discrepancy) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscrepancy2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐDiscrepancy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiscrepancy2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐDiscrepancy(ctx context.Context, sel ast.SelectionSet, v *model.Discrepancy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Discrepancy!")
+		return graphql.Null
+	}
+	return ec._Discrepancy(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6438,6 +8098,25 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) unmarshalNIssueRewardInput2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐIssueRewardInputᚄ(ctx context.Context, v any) ([]*model.IssueRewardInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.IssueRewardInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNIssueRewardInput2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐIssueRewardInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNIssueRewardInput2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐIssueRewardInput(ctx context.Context, v any) (*model.IssueRewardInput, error) {
+	res, err := ec.unmarshalInputIssueRewardInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -6454,6 +8133,101 @@ func (ec *executionContext) unmarshalNPhase2githubᚗcomᚋspringwalletᚋwallet
 
 func (ec *executionContext) marshalNPhase2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPhase(ctx context.Context, sel ast.SelectionSet, v model.Phase) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNReconciliationReport2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReconciliationReportᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReconciliationReport) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationReport2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReconciliationReport(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReconciliationReport2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReconciliationReport(ctx context.Context, sel ast.SelectionSet, v *model.ReconciliationReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReconciliationReport!")
+		return graphql.Null
+	}
+	return ec._ReconciliationReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReissueFailure2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueFailureᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReissueFailure) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReissueFailure2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueFailure(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReissueFailure2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueFailure(ctx context.Context, sel ast.SelectionSet, v *model.ReissueFailure) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReissueFailure!")
+		return graphql.Null
+	}
+	return ec._ReissueFailure(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReissueInput2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueInput(ctx context.Context, v any) (model.ReissueInput, error) {
+	res, err := ec.unmarshalInputReissueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReissueOrderResult2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOrderResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReissueOrderResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReissueOrderResult2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOrderResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReissueOrderResult2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOrderResult(ctx context.Context, sel ast.SelectionSet, v *model.ReissueOrderResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReissueOrderResult!")
+		return graphql.Null
+	}
+	return ec._ReissueOrderResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReissueOutcome2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOutcome(ctx context.Context, v any) (model.ReissueOutcome, error) {
+	var res model.ReissueOutcome
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReissueOutcome2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissueOutcome(ctx context.Context, sel ast.SelectionSet, v model.ReissueOutcome) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReissuePayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐReissuePayload(ctx context.Context, sel ast.SelectionSet, v *model.ReissuePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReissuePayload!")
+		return graphql.Null
+	}
+	return ec._ReissuePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNScene2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐSceneᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Scene) graphql.Marshaler {
@@ -6778,6 +8552,22 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	_ = ctx
 	res := scalar.MarshalInt64(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalORewardStatus2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐRewardStatus(ctx context.Context, v any) (*model.RewardStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RewardStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORewardStatus2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐRewardStatus(ctx context.Context, sel ast.SelectionSet, v *model.RewardStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

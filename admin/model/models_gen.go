@@ -113,6 +113,45 @@ type Budget struct {
 	Exhausted bool `json:"exhausted"`
 }
 
+// One inconsistency found by reconciliation. Kinds:
+// TXN_UNBALANCED (a ledger transaction's legs do not sum to zero; ref is the txn id),
+// LEDGER_UNBALANCED (the activity's whole ledger does not sum to zero),
+// BALANCE_MISMATCH (a balance row differs from the sum of the user's ledger legs; ref is the act_id),
+// BALANCE_NEGATIVE (a balance row below zero),
+// REWARD_LEGS_MISMATCH (a settled cash order without exactly its two REWARD legs of the right amount),
+// REWARD_LEGS_ORPHANED (REWARD legs whose ref is no settled cash order),
+// ASSET_MISSING (a settled non-cash order without its asset),
+// STALE_PENDING (a settled order that Redis still holds as pending),
+// CLEARING_MISMATCH (the payout clearing account differs from the PROCESSING withdrawals),
+// WITHDRAWAL_LEGS_MISMATCH (a withdrawal without its opening or closing legs; ref is its id),
+// RED_PACKET_UNBALANCED (grabs + refund + what escrow still holds differ from the packet's total),
+// RED_PACKET_ESCROW_MISMATCH (an open packet's escrow account differs from its remaining amount),
+// RED_PACKET_ESCROW_NOT_EMPTY (a finished or expired packet's escrow account is not zero),
+// BUDGET_COUNTER_LOW (a Redis budget counter below what the database knows was issued: overspend risk; ref is the scene, or "*" for the activity's overall counter).
+type Discrepancy struct {
+	Kind string `json:"kind"`
+	// The reward order concerned, when there is one.
+	OrderNo *string `json:"orderNo,omitempty"`
+	// The other object concerned: a txn id, an act_id, a withdrawal or red packet id, a scene.
+	Ref    *string `json:"ref,omitempty"`
+	Detail string  `json:"detail"`
+}
+
+// One reward as issueReward takes it (the same fields as the wallet schema's IssueRewardInput).
+type IssueRewardInput struct {
+	ActID int64 `json:"actId"`
+	// Which app (1..8) the reward was earned on.
+	AppID int `json:"appId"`
+	// The activity or its parent.
+	ActivityID string    `json:"activityId"`
+	SceneID    string    `json:"sceneId"`
+	RainID     int       `json:"rainId"`
+	AwardType  AwardType `json:"awardType"`
+	Stage      int       `json:"stage"`
+	// Fen, > 0. For non-cash awards, the face value charged to the budget.
+	Amount int64 `json:"amount"`
+}
+
 type Mutation struct {
 }
 
@@ -122,6 +161,60 @@ type PageInfo struct {
 }
 
 type Query struct {
+}
+
+// The outcome of one reconciliation run over one (child) activity.
+type ReconciliationReport struct {
+	ID string `json:"id"`
+	// The child activity checked (the live child when a parent id was given).
+	ActivityID string `json:"activityId"`
+	// True when nothing disagreed.
+	Ok bool `json:"ok"`
+	// How many discrepancies were found; the list holds at most the first 1,000.
+	DiscrepancyCount int            `json:"discrepancyCount"`
+	Discrepancies    []*Discrepancy `json:"discrepancies"`
+	// The act_id of who ran it.
+	Actor      string    `json:"actor"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// An order of a re-issue batch that was not issued.
+type ReissueFailure struct {
+	// {actId}_{sceneId}_{rainId}_{awardType}_{stage}
+	OrderNo string `json:"orderNo"`
+	// The error code issueReward would have answered, e.g. IDEMPOTENCY_CONFLICT, NOT_FOUND, BUDGET_EXHAUSTED.
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// A batch of rewards to issue again, e.g. after an activity backend failed to deliver them.
+type ReissueInput struct {
+	// 1..500 orders, each issued exactly as issueReward would (send them as variables).
+	Orders []*IssueRewardInput `json:"orders"`
+	// Why the rewards are re-issued (1..500 characters); kept in the audit log.
+	Reason string `json:"reason"`
+}
+
+// One order's result, in the order of the batch.
+type ReissueOrderResult struct {
+	OrderNo string         `json:"orderNo"`
+	Outcome ReissueOutcome `json:"outcome"`
+	// The reward's status (null when it failed).
+	Status *RewardStatus `json:"status,omitempty"`
+	// The error code (null unless it failed).
+	Code *string `json:"code,omitempty"`
+}
+
+type ReissuePayload struct {
+	// Orders issued now.
+	Accepted int `json:"accepted"`
+	// Orders that had been issued before with the same content (never paid twice).
+	Replayed int `json:"replayed"`
+	// Orders not issued, with why.
+	Failed []*ReissueFailure `json:"failed"`
+	// Every order's result, in the order of the batch.
+	Results []*ReissueOrderResult `json:"results"`
 }
 
 // A reward type within an activity, with its budget and limits.
@@ -329,6 +422,123 @@ func (e *Phase) UnmarshalJSON(b []byte) error {
 }
 
 func (e Phase) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What became of one order of a re-issue batch.
+type ReissueOutcome string
+
+const (
+	// Issued now.
+	ReissueOutcomeAccepted ReissueOutcome = "ACCEPTED"
+	// Already issued with the same content; nothing was issued again.
+	ReissueOutcomeReplayed ReissueOutcome = "REPLAYED"
+	// Not issued; see code.
+	ReissueOutcomeFailed ReissueOutcome = "FAILED"
+)
+
+var AllReissueOutcome = []ReissueOutcome{
+	ReissueOutcomeAccepted,
+	ReissueOutcomeReplayed,
+	ReissueOutcomeFailed,
+}
+
+func (e ReissueOutcome) IsValid() bool {
+	switch e {
+	case ReissueOutcomeAccepted, ReissueOutcomeReplayed, ReissueOutcomeFailed:
+		return true
+	}
+	return false
+}
+
+func (e ReissueOutcome) String() string {
+	return string(e)
+}
+
+func (e *ReissueOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReissueOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReissueOutcome", str)
+	}
+	return nil
+}
+
+func (e ReissueOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReissueOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReissueOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Whether a reward is still pending in Redis or already written to the ledger.
+type RewardStatus string
+
+const (
+	RewardStatusPending RewardStatus = "PENDING"
+	RewardStatusSettled RewardStatus = "SETTLED"
+)
+
+var AllRewardStatus = []RewardStatus{
+	RewardStatusPending,
+	RewardStatusSettled,
+}
+
+func (e RewardStatus) IsValid() bool {
+	switch e {
+	case RewardStatusPending, RewardStatusSettled:
+		return true
+	}
+	return false
+}
+
+func (e RewardStatus) String() string {
+	return string(e)
+}
+
+func (e *RewardStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RewardStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RewardStatus", str)
+	}
+	return nil
+}
+
+func (e RewardStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RewardStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RewardStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

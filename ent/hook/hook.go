@@ -105,6 +105,18 @@ func (f LedgerEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerEntryMutation", m)
 }
 
+// The ReconciliationReportFunc type is an adapter to allow the use of ordinary
+// function as ReconciliationReport mutator.
+type ReconciliationReportFunc func(context.Context, *ent.ReconciliationReportMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReconciliationReportFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReconciliationReportMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReconciliationReportMutation", m)
+}
+
 // The RedPacketFunc type is an adapter to allow the use of ordinary
 // function as RedPacket mutator.
 type RedPacketFunc func(context.Context, *ent.RedPacketMutation) (ent.Value, error)

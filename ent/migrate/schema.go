@@ -215,6 +215,32 @@ var (
 			},
 		},
 	}
+	// ReconciliationReportsColumns holds the columns for the "reconciliation_reports" table.
+	ReconciliationReportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "requested_id", Type: field.TypeString, Default: ""},
+		{Name: "ok", Type: field.TypeBool},
+		{Name: "discrepancy_count", Type: field.TypeInt, Default: 0},
+		{Name: "discrepancies", Type: field.TypeString, Size: 2147483647, Default: "[]"},
+		{Name: "checked", Type: field.TypeString, Size: 2147483647, Default: "{}"},
+		{Name: "actor", Type: field.TypeString, Default: ""},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "finished_at", Type: field.TypeTime},
+	}
+	// ReconciliationReportsTable holds the schema information for the "reconciliation_reports" table.
+	ReconciliationReportsTable = &schema.Table{
+		Name:       "reconciliation_reports",
+		Columns:    ReconciliationReportsColumns,
+		PrimaryKey: []*schema.Column{ReconciliationReportsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reconciliationreport_activity_id_started_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReconciliationReportsColumns[1], ReconciliationReportsColumns[8]},
+			},
+		},
+	}
 	// RedPacketsColumns holds the columns for the "red_packets" table.
 	RedPacketsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -419,6 +445,7 @@ var (
 		AuditEntriesTable,
 		BalancesTable,
 		LedgerEntriesTable,
+		ReconciliationReportsTable,
 		RedPacketsTable,
 		RedPacketGrabsTable,
 		RewardOrdersTable,

@@ -30,6 +30,9 @@ type Balance func(*sql.Selector)
 // LedgerEntry is the predicate function for ledgerentry builders.
 type LedgerEntry func(*sql.Selector)
 
+// ReconciliationReport is the predicate function for reconciliationreport builders.
+type ReconciliationReport func(*sql.Selector)
+
 // RedPacket is the predicate function for redpacket builders.
 type RedPacket func(*sql.Selector)
 

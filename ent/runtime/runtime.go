@@ -13,6 +13,7 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
@@ -151,6 +152,30 @@ func init() {
 	ledgerentryDescFeed := ledgerentryFields[7].Descriptor()
 	// ledgerentry.DefaultFeed holds the default value on creation for the feed field.
 	ledgerentry.DefaultFeed = ledgerentryDescFeed.Default.(string)
+	reconciliationreportHooks := schema.ReconciliationReport{}.Hooks()
+	reconciliationreport.Hooks[0] = reconciliationreportHooks[0]
+	reconciliationreportFields := schema.ReconciliationReport{}.Fields()
+	_ = reconciliationreportFields
+	// reconciliationreportDescRequestedID is the schema descriptor for requested_id field.
+	reconciliationreportDescRequestedID := reconciliationreportFields[2].Descriptor()
+	// reconciliationreport.DefaultRequestedID holds the default value on creation for the requested_id field.
+	reconciliationreport.DefaultRequestedID = reconciliationreportDescRequestedID.Default.(string)
+	// reconciliationreportDescDiscrepancyCount is the schema descriptor for discrepancy_count field.
+	reconciliationreportDescDiscrepancyCount := reconciliationreportFields[4].Descriptor()
+	// reconciliationreport.DefaultDiscrepancyCount holds the default value on creation for the discrepancy_count field.
+	reconciliationreport.DefaultDiscrepancyCount = reconciliationreportDescDiscrepancyCount.Default.(int)
+	// reconciliationreportDescDiscrepancies is the schema descriptor for discrepancies field.
+	reconciliationreportDescDiscrepancies := reconciliationreportFields[5].Descriptor()
+	// reconciliationreport.DefaultDiscrepancies holds the default value on creation for the discrepancies field.
+	reconciliationreport.DefaultDiscrepancies = reconciliationreportDescDiscrepancies.Default.(string)
+	// reconciliationreportDescChecked is the schema descriptor for checked field.
+	reconciliationreportDescChecked := reconciliationreportFields[6].Descriptor()
+	// reconciliationreport.DefaultChecked holds the default value on creation for the checked field.
+	reconciliationreport.DefaultChecked = reconciliationreportDescChecked.Default.(string)
+	// reconciliationreportDescActor is the schema descriptor for actor field.
+	reconciliationreportDescActor := reconciliationreportFields[7].Descriptor()
+	// reconciliationreport.DefaultActor holds the default value on creation for the actor field.
+	reconciliationreport.DefaultActor = reconciliationreportDescActor.Default.(string)
 	redpacketFields := schema.RedPacket{}.Fields()
 	_ = redpacketFields
 	// redpacketDescTotalAmount is the schema descriptor for total_amount field.

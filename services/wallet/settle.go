@@ -116,7 +116,7 @@ func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, e
 		if len(fresh) == 0 {
 			return nil
 		}
-		now := s.now()
+		now := dbTime(s.now())
 		creates := make([]*ent.RewardOrderCreate, 0, len(fresh))
 		var legs []*ent.LedgerEntryCreate
 		var assets []*ent.AssetCreate
@@ -136,9 +136,9 @@ func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, e
 			txn := "reward:" + o.ActivityID + ":" + o.OrderNo
 			legs = append(legs,
 				tx.LedgerEntry.Create().SetTxnID(txn).SetActivityID(o.ActivityID).SetAccount(budgetAccount(o.SceneID)).
-					SetAmount(-o.Amount).SetKind(KindReward).SetRef(o.OrderNo),
+					SetAmount(-o.Amount).SetKind(KindReward).SetRef(o.OrderNo).SetCreatedAt(now),
 				tx.LedgerEntry.Create().SetTxnID(txn).SetActivityID(o.ActivityID).SetAccount(userAccount(o.ActID)).
-					SetActID(o.ActID).SetAmount(o.Amount).SetKind(KindReward).SetRef(o.OrderNo))
+					SetActID(o.ActID).SetAmount(o.Amount).SetKind(KindReward).SetRef(o.OrderNo).SetCreatedAt(now))
 			credit[account{o.ActivityID, o.ActID}] += o.Amount
 			res.Amount += o.Amount
 		}
