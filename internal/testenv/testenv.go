@@ -8,9 +8,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +133,64 @@ func Postgres(t testing.TB) *store.DB {
 	// Registered after the database's own cleanup, so it runs first: close, then drop.
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Cluster starts a three-node Redis Cluster (no replicas) of the test's own on free local
+// ports, waits until every slot is served, and shuts it down afterwards. It needs
+// redis-server and redis-cli, which `make test` installs.
+func Cluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	var addrs []string
+	for i := range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+		dir := filepath.Join(t.TempDir(), strconv.Itoa(i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--dir", dir, "--save", "", "--appendonly", "no",
+			"--daemonize", "yes", "--logfile", filepath.Join(dir, "redis.log")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("start redis cluster node: %v: %s", err, out)
+		}
+		addr := "127.0.0.1:" + port
+		addrs = append(addrs, addr)
+		t.Cleanup(func() { _ = exec.Command("redis-cli", "-p", port, "shutdown", "nosave").Run() })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range addrs {
+		for exec.Command("redis-cli", "-h", "127.0.0.1", "-p", strings.Split(a, ":")[1], "ping").Run() != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster node %s did not start", a)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("create redis cluster: %v: %s", err, out)
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { c.Close() })
+	for {
+		info, err := c.ClusterInfo(context.Background()).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("redis cluster not ready: %v %s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Every node must know the slot map before the client routes by it.
+	if err := c.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() }); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
