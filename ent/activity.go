@@ -31,6 +31,8 @@ type Activity struct {
 	EndsAt time.Time `json:"ends_at,omitempty"`
 	// BudgetTotal holds the value of the "budget_total" field.
 	BudgetTotal int64 `json:"budget_total,omitempty"`
+	// PerUserCap holds the value of the "per_user_cap" field.
+	PerUserCap int64 `json:"per_user_cap,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -86,7 +88,7 @@ func (*Activity) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case activity.FieldBudgetTotal:
+		case activity.FieldBudgetTotal, activity.FieldPerUserCap:
 			values[i] = new(sql.NullInt64)
 		case activity.FieldID, activity.FieldName, activity.FieldParentID, activity.FieldPhase:
 			values[i] = new(sql.NullString)
@@ -155,6 +157,12 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field budget_total", values[i])
 			} else if value.Valid {
 				_m.BudgetTotal = value.Int64
+			}
+		case activity.FieldPerUserCap:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field per_user_cap", values[i])
+			} else if value.Valid {
+				_m.PerUserCap = value.Int64
 			}
 		case activity.FieldUpdatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -235,6 +243,9 @@ func (_m *Activity) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("budget_total=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BudgetTotal))
+	builder.WriteString(", ")
+	builder.WriteString("per_user_cap=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PerUserCap))
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))

@@ -106,6 +106,20 @@ func (_c *ActivityCreate) SetNillableBudgetTotal(v *int64) *ActivityCreate {
 	return _c
 }
 
+// SetPerUserCap sets the "per_user_cap" field.
+func (_c *ActivityCreate) SetPerUserCap(v int64) *ActivityCreate {
+	_c.mutation.SetPerUserCap(v)
+	return _c
+}
+
+// SetNillablePerUserCap sets the "per_user_cap" field if the given value is not nil.
+func (_c *ActivityCreate) SetNillablePerUserCap(v *int64) *ActivityCreate {
+	if v != nil {
+		_c.SetPerUserCap(*v)
+	}
+	return _c
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_c *ActivityCreate) SetUpdatedAt(v time.Time) *ActivityCreate {
 	_c.mutation.SetUpdatedAt(v)
@@ -212,6 +226,10 @@ func (_c *ActivityCreate) defaults() {
 		v := activity.DefaultBudgetTotal
 		_c.mutation.SetBudgetTotal(v)
 	}
+	if _, ok := _c.mutation.PerUserCap(); !ok {
+		v := activity.DefaultPerUserCap
+		_c.mutation.SetPerUserCap(v)
+	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		v := activity.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
@@ -246,6 +264,14 @@ func (_c *ActivityCreate) check() error {
 	if v, ok := _c.mutation.BudgetTotal(); ok {
 		if err := activity.BudgetTotalValidator(v); err != nil {
 			return &ValidationError{Name: "budget_total", err: fmt.Errorf(`ent: validator failed for field "Activity.budget_total": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PerUserCap(); !ok {
+		return &ValidationError{Name: "per_user_cap", err: errors.New(`ent: missing required field "Activity.per_user_cap"`)}
+	}
+	if v, ok := _c.mutation.PerUserCap(); ok {
+		if err := activity.PerUserCapValidator(v); err != nil {
+			return &ValidationError{Name: "per_user_cap", err: fmt.Errorf(`ent: validator failed for field "Activity.per_user_cap": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
@@ -315,6 +341,10 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BudgetTotal(); ok {
 		_spec.SetField(activity.FieldBudgetTotal, field.TypeInt64, value)
 		_node.BudgetTotal = value
+	}
+	if value, ok := _c.mutation.PerUserCap(); ok {
+		_spec.SetField(activity.FieldPerUserCap, field.TypeInt64, value)
+		_node.PerUserCap = value
 	}
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(activity.FieldUpdatedAt, field.TypeTime, value)
@@ -505,6 +535,24 @@ func (u *ActivityUpsert) AddBudgetTotal(v int64) *ActivityUpsert {
 	return u
 }
 
+// SetPerUserCap sets the "per_user_cap" field.
+func (u *ActivityUpsert) SetPerUserCap(v int64) *ActivityUpsert {
+	u.Set(activity.FieldPerUserCap, v)
+	return u
+}
+
+// UpdatePerUserCap sets the "per_user_cap" field to the value that was provided on create.
+func (u *ActivityUpsert) UpdatePerUserCap() *ActivityUpsert {
+	u.SetExcluded(activity.FieldPerUserCap)
+	return u
+}
+
+// AddPerUserCap adds v to the "per_user_cap" field.
+func (u *ActivityUpsert) AddPerUserCap(v int64) *ActivityUpsert {
+	u.Add(activity.FieldPerUserCap, v)
+	return u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *ActivityUpsert) SetUpdatedAt(v time.Time) *ActivityUpsert {
 	u.Set(activity.FieldUpdatedAt, v)
@@ -663,6 +711,27 @@ func (u *ActivityUpsertOne) AddBudgetTotal(v int64) *ActivityUpsertOne {
 func (u *ActivityUpsertOne) UpdateBudgetTotal() *ActivityUpsertOne {
 	return u.Update(func(s *ActivityUpsert) {
 		s.UpdateBudgetTotal()
+	})
+}
+
+// SetPerUserCap sets the "per_user_cap" field.
+func (u *ActivityUpsertOne) SetPerUserCap(v int64) *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.SetPerUserCap(v)
+	})
+}
+
+// AddPerUserCap adds v to the "per_user_cap" field.
+func (u *ActivityUpsertOne) AddPerUserCap(v int64) *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.AddPerUserCap(v)
+	})
+}
+
+// UpdatePerUserCap sets the "per_user_cap" field to the value that was provided on create.
+func (u *ActivityUpsertOne) UpdatePerUserCap() *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.UpdatePerUserCap()
 	})
 }
 
@@ -993,6 +1062,27 @@ func (u *ActivityUpsertBulk) AddBudgetTotal(v int64) *ActivityUpsertBulk {
 func (u *ActivityUpsertBulk) UpdateBudgetTotal() *ActivityUpsertBulk {
 	return u.Update(func(s *ActivityUpsert) {
 		s.UpdateBudgetTotal()
+	})
+}
+
+// SetPerUserCap sets the "per_user_cap" field.
+func (u *ActivityUpsertBulk) SetPerUserCap(v int64) *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.SetPerUserCap(v)
+	})
+}
+
+// AddPerUserCap adds v to the "per_user_cap" field.
+func (u *ActivityUpsertBulk) AddPerUserCap(v int64) *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.AddPerUserCap(v)
+	})
+}
+
+// UpdatePerUserCap sets the "per_user_cap" field to the value that was provided on create.
+func (u *ActivityUpsertBulk) UpdatePerUserCap() *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.UpdatePerUserCap()
 	})
 }
 

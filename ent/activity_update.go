@@ -126,6 +126,27 @@ func (_u *ActivityUpdate) AddBudgetTotal(v int64) *ActivityUpdate {
 	return _u
 }
 
+// SetPerUserCap sets the "per_user_cap" field.
+func (_u *ActivityUpdate) SetPerUserCap(v int64) *ActivityUpdate {
+	_u.mutation.ResetPerUserCap()
+	_u.mutation.SetPerUserCap(v)
+	return _u
+}
+
+// SetNillablePerUserCap sets the "per_user_cap" field if the given value is not nil.
+func (_u *ActivityUpdate) SetNillablePerUserCap(v *int64) *ActivityUpdate {
+	if v != nil {
+		_u.SetPerUserCap(*v)
+	}
+	return _u
+}
+
+// AddPerUserCap adds value to the "per_user_cap" field.
+func (_u *ActivityUpdate) AddPerUserCap(v int64) *ActivityUpdate {
+	_u.mutation.AddPerUserCap(v)
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *ActivityUpdate) SetUpdatedAt(v time.Time) *ActivityUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -268,6 +289,11 @@ func (_u *ActivityUpdate) check() error {
 			return &ValidationError{Name: "budget_total", err: fmt.Errorf(`ent: validator failed for field "Activity.budget_total": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PerUserCap(); ok {
+		if err := activity.PerUserCapValidator(v); err != nil {
+			return &ValidationError{Name: "per_user_cap", err: fmt.Errorf(`ent: validator failed for field "Activity.per_user_cap": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -300,6 +326,12 @@ func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedBudgetTotal(); ok {
 		_spec.AddField(activity.FieldBudgetTotal, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PerUserCap(); ok {
+		_spec.SetField(activity.FieldPerUserCap, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPerUserCap(); ok {
+		_spec.AddField(activity.FieldPerUserCap, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(activity.FieldUpdatedAt, field.TypeTime, value)
@@ -540,6 +572,27 @@ func (_u *ActivityUpdateOne) AddBudgetTotal(v int64) *ActivityUpdateOne {
 	return _u
 }
 
+// SetPerUserCap sets the "per_user_cap" field.
+func (_u *ActivityUpdateOne) SetPerUserCap(v int64) *ActivityUpdateOne {
+	_u.mutation.ResetPerUserCap()
+	_u.mutation.SetPerUserCap(v)
+	return _u
+}
+
+// SetNillablePerUserCap sets the "per_user_cap" field if the given value is not nil.
+func (_u *ActivityUpdateOne) SetNillablePerUserCap(v *int64) *ActivityUpdateOne {
+	if v != nil {
+		_u.SetPerUserCap(*v)
+	}
+	return _u
+}
+
+// AddPerUserCap adds value to the "per_user_cap" field.
+func (_u *ActivityUpdateOne) AddPerUserCap(v int64) *ActivityUpdateOne {
+	_u.mutation.AddPerUserCap(v)
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *ActivityUpdateOne) SetUpdatedAt(v time.Time) *ActivityUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
@@ -695,6 +748,11 @@ func (_u *ActivityUpdateOne) check() error {
 			return &ValidationError{Name: "budget_total", err: fmt.Errorf(`ent: validator failed for field "Activity.budget_total": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PerUserCap(); ok {
+		if err := activity.PerUserCapValidator(v); err != nil {
+			return &ValidationError{Name: "per_user_cap", err: fmt.Errorf(`ent: validator failed for field "Activity.per_user_cap": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -744,6 +802,12 @@ func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err 
 	}
 	if value, ok := _u.mutation.AddedBudgetTotal(); ok {
 		_spec.AddField(activity.FieldBudgetTotal, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PerUserCap(); ok {
+		_spec.SetField(activity.FieldPerUserCap, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPerUserCap(); ok {
+		_spec.AddField(activity.FieldPerUserCap, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(activity.FieldUpdatedAt, field.TypeTime, value)

@@ -493,6 +493,8 @@ type ActivityMutation struct {
 	ends_at         *time.Time
 	budget_total    *int64
 	addbudget_total *int64
+	per_user_cap    *int64
+	addper_user_cap *int64
 	updated_at      *time.Time
 	clearedFields   map[string]struct{}
 	parent          *string
@@ -897,6 +899,62 @@ func (m *ActivityMutation) ResetBudgetTotal() {
 	m.addbudget_total = nil
 }
 
+// SetPerUserCap sets the "per_user_cap" field.
+func (m *ActivityMutation) SetPerUserCap(i int64) {
+	m.per_user_cap = &i
+	m.addper_user_cap = nil
+}
+
+// PerUserCap returns the value of the "per_user_cap" field in the mutation.
+func (m *ActivityMutation) PerUserCap() (r int64, exists bool) {
+	v := m.per_user_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerUserCap returns the old "per_user_cap" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldPerUserCap(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerUserCap is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerUserCap requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerUserCap: %w", err)
+	}
+	return oldValue.PerUserCap, nil
+}
+
+// AddPerUserCap adds i to the "per_user_cap" field.
+func (m *ActivityMutation) AddPerUserCap(i int64) {
+	if m.addper_user_cap != nil {
+		*m.addper_user_cap += i
+	} else {
+		m.addper_user_cap = &i
+	}
+}
+
+// AddedPerUserCap returns the value that was added to the "per_user_cap" field in this mutation.
+func (m *ActivityMutation) AddedPerUserCap() (r int64, exists bool) {
+	v := m.addper_user_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPerUserCap resets all changes to the "per_user_cap" field.
+func (m *ActivityMutation) ResetPerUserCap() {
+	m.per_user_cap = nil
+	m.addper_user_cap = nil
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (m *ActivityMutation) SetUpdatedAt(t time.Time) {
 	m.updated_at = &t
@@ -1102,7 +1160,7 @@ func (m *ActivityMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActivityMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, activity.FieldCreatedAt)
 	}
@@ -1123,6 +1181,9 @@ func (m *ActivityMutation) Fields() []string {
 	}
 	if m.budget_total != nil {
 		fields = append(fields, activity.FieldBudgetTotal)
+	}
+	if m.per_user_cap != nil {
+		fields = append(fields, activity.FieldPerUserCap)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, activity.FieldUpdatedAt)
@@ -1149,6 +1210,8 @@ func (m *ActivityMutation) Field(name string) (ent.Value, bool) {
 		return m.EndsAt()
 	case activity.FieldBudgetTotal:
 		return m.BudgetTotal()
+	case activity.FieldPerUserCap:
+		return m.PerUserCap()
 	case activity.FieldUpdatedAt:
 		return m.UpdatedAt()
 	}
@@ -1174,6 +1237,8 @@ func (m *ActivityMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldEndsAt(ctx)
 	case activity.FieldBudgetTotal:
 		return m.OldBudgetTotal(ctx)
+	case activity.FieldPerUserCap:
+		return m.OldPerUserCap(ctx)
 	case activity.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
 	}
@@ -1234,6 +1299,13 @@ func (m *ActivityMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBudgetTotal(v)
 		return nil
+	case activity.FieldPerUserCap:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerUserCap(v)
+		return nil
 	case activity.FieldUpdatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -1252,6 +1324,9 @@ func (m *ActivityMutation) AddedFields() []string {
 	if m.addbudget_total != nil {
 		fields = append(fields, activity.FieldBudgetTotal)
 	}
+	if m.addper_user_cap != nil {
+		fields = append(fields, activity.FieldPerUserCap)
+	}
 	return fields
 }
 
@@ -1262,6 +1337,8 @@ func (m *ActivityMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case activity.FieldBudgetTotal:
 		return m.AddedBudgetTotal()
+	case activity.FieldPerUserCap:
+		return m.AddedPerUserCap()
 	}
 	return nil, false
 }
@@ -1277,6 +1354,13 @@ func (m *ActivityMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddBudgetTotal(v)
+		return nil
+	case activity.FieldPerUserCap:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPerUserCap(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Activity numeric field %s", name)
@@ -1334,6 +1418,9 @@ func (m *ActivityMutation) ResetField(name string) error {
 		return nil
 	case activity.FieldBudgetTotal:
 		m.ResetBudgetTotal()
+		return nil
+	case activity.FieldPerUserCap:
+		m.ResetPerUserCap()
 		return nil
 	case activity.FieldUpdatedAt:
 		m.ResetUpdatedAt()

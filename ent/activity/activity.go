@@ -29,6 +29,8 @@ const (
 	FieldEndsAt = "ends_at"
 	// FieldBudgetTotal holds the string denoting the budget_total field in the database.
 	FieldBudgetTotal = "budget_total"
+	// FieldPerUserCap holds the string denoting the per_user_cap field in the database.
+	FieldPerUserCap = "per_user_cap"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
 	FieldUpdatedAt = "updated_at"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldStartsAt,
 	FieldEndsAt,
 	FieldBudgetTotal,
+	FieldPerUserCap,
 	FieldUpdatedAt,
 }
 
@@ -88,6 +91,10 @@ var (
 	DefaultBudgetTotal int64
 	// BudgetTotalValidator is a validator for the "budget_total" field. It is called by the builders before save.
 	BudgetTotalValidator func(int64) error
+	// DefaultPerUserCap holds the default value on creation for the "per_user_cap" field.
+	DefaultPerUserCap int64
+	// PerUserCapValidator is a validator for the "per_user_cap" field. It is called by the builders before save.
+	PerUserCapValidator func(int64) error
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
@@ -164,6 +171,11 @@ func ByEndsAt(opts ...sql.OrderTermOption) OrderOption {
 // ByBudgetTotal orders the results by the budget_total field.
 func ByBudgetTotal(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBudgetTotal, opts...).ToFunc()
+}
+
+// ByPerUserCap orders the results by the per_user_cap field.
+func ByPerUserCap(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPerUserCap, opts...).ToFunc()
 }
 
 // ByUpdatedAt orders the results by the updated_at field.

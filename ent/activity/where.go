@@ -95,6 +95,11 @@ func BudgetTotal(v int64) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldBudgetTotal, v))
 }
 
+// PerUserCap applies equality check predicate on the "per_user_cap" field. It's identical to PerUserCapEQ.
+func PerUserCap(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldPerUserCap, v))
+}
+
 // UpdatedAt applies equality check predicate on the "updated_at" field. It's identical to UpdatedAtEQ.
 func UpdatedAt(v time.Time) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldUpdatedAt, v))
@@ -418,6 +423,46 @@ func BudgetTotalLT(v int64) predicate.Activity {
 // BudgetTotalLTE applies the LTE predicate on the "budget_total" field.
 func BudgetTotalLTE(v int64) predicate.Activity {
 	return predicate.Activity(sql.FieldLTE(FieldBudgetTotal, v))
+}
+
+// PerUserCapEQ applies the EQ predicate on the "per_user_cap" field.
+func PerUserCapEQ(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldPerUserCap, v))
+}
+
+// PerUserCapNEQ applies the NEQ predicate on the "per_user_cap" field.
+func PerUserCapNEQ(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldPerUserCap, v))
+}
+
+// PerUserCapIn applies the In predicate on the "per_user_cap" field.
+func PerUserCapIn(vs ...int64) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldPerUserCap, vs...))
+}
+
+// PerUserCapNotIn applies the NotIn predicate on the "per_user_cap" field.
+func PerUserCapNotIn(vs ...int64) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldPerUserCap, vs...))
+}
+
+// PerUserCapGT applies the GT predicate on the "per_user_cap" field.
+func PerUserCapGT(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldPerUserCap, v))
+}
+
+// PerUserCapGTE applies the GTE predicate on the "per_user_cap" field.
+func PerUserCapGTE(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldPerUserCap, v))
+}
+
+// PerUserCapLT applies the LT predicate on the "per_user_cap" field.
+func PerUserCapLT(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldPerUserCap, v))
+}
+
+// PerUserCapLTE applies the LTE predicate on the "per_user_cap" field.
+func PerUserCapLTE(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldPerUserCap, v))
 }
 
 // UpdatedAtEQ applies the EQ predicate on the "updated_at" field.

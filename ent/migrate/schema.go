@@ -28,6 +28,7 @@ var (
 		{Name: "starts_at", Type: field.TypeTime},
 		{Name: "ends_at", Type: field.TypeTime},
 		{Name: "budget_total", Type: field.TypeInt64, Default: 0},
+		{Name: "per_user_cap", Type: field.TypeInt64, Default: 0},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "parent_id", Type: field.TypeString, Nullable: true},
 	}
@@ -39,7 +40,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "activities_activities_children",
-				Columns:    []*schema.Column{ActivitiesColumns[8]},
+				Columns:    []*schema.Column{ActivitiesColumns[9]},
 				RefColumns: []*schema.Column{ActivitiesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},

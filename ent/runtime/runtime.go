@@ -59,8 +59,14 @@ func init() {
 	activity.DefaultBudgetTotal = activityDescBudgetTotal.Default.(int64)
 	// activity.BudgetTotalValidator is a validator for the "budget_total" field. It is called by the builders before save.
 	activity.BudgetTotalValidator = activityDescBudgetTotal.Validators[0].(func(int64) error)
+	// activityDescPerUserCap is the schema descriptor for per_user_cap field.
+	activityDescPerUserCap := activityFields[7].Descriptor()
+	// activity.DefaultPerUserCap holds the default value on creation for the per_user_cap field.
+	activity.DefaultPerUserCap = activityDescPerUserCap.Default.(int64)
+	// activity.PerUserCapValidator is a validator for the "per_user_cap" field. It is called by the builders before save.
+	activity.PerUserCapValidator = activityDescPerUserCap.Validators[0].(func(int64) error)
 	// activityDescUpdatedAt is the schema descriptor for updated_at field.
-	activityDescUpdatedAt := activityFields[7].Descriptor()
+	activityDescUpdatedAt := activityFields[8].Descriptor()
 	// activity.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	activity.DefaultUpdatedAt = activityDescUpdatedAt.Default.(func() time.Time)
 	// activity.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.

@@ -25,6 +25,8 @@ func (Activity) Fields() []ent.Field {
 		field.Time("ends_at"),
 		// budget_total caps what all scenes of the activity may issue together (0: no cap).
 		field.Int64("budget_total").Default(0).NonNegative(),
+		// per_user_cap caps what one account may receive in the activity, in fen (0: no cap).
+		field.Int64("per_user_cap").Default(0).NonNegative(),
 		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now),
 	}
 }

@@ -42,6 +42,11 @@ type Activity struct {
 	StartsAt    time.Time
 	EndsAt      time.Time
 	BudgetTotal int64
+	// PerUserCap is the most one account may receive in the activity (0: no cap).
+	PerUserCap int64
+	// Version changes whenever the activity is updated; counters tied to its settings (the
+	// per-user cap) are keyed by it so a changed setting starts them afresh.
+	Version int64
 }
 
 // Holds reports whether t is inside the activity's [StartsAt, EndsAt) window.
@@ -176,7 +181,8 @@ func (c *Catalog) load(ctx context.Context) (*snapshot, error) {
 }
 
 func fromEnt(a *ent.Activity) *Activity {
-	x := &Activity{ID: a.ID, Name: a.Name, Phase: string(a.Phase), StartsAt: a.StartsAt, EndsAt: a.EndsAt, BudgetTotal: a.BudgetTotal}
+	x := &Activity{ID: a.ID, Name: a.Name, Phase: string(a.Phase), StartsAt: a.StartsAt, EndsAt: a.EndsAt, BudgetTotal: a.BudgetTotal,
+		PerUserCap: a.PerUserCap, Version: a.UpdatedAt.UnixMicro()}
 	if a.ParentID != nil {
 		x.ParentID = *a.ParentID
 	}
@@ -303,6 +309,7 @@ type ActivityInput struct {
 	ID, Name, ParentID, Phase string
 	StartsAt, EndsAt          time.Time
 	BudgetTotal               int64
+	PerUserCap                int64
 }
 
 // UpsertActivity creates or updates an activity after checking the tree stays two levels deep.
@@ -323,6 +330,9 @@ func (c *Catalog) UpsertActivity(ctx context.Context, in ActivityInput) (*Activi
 	}
 	if in.BudgetTotal < 0 {
 		return nil, errs.Input("budgetTotal", "budgetTotal must not be negative")
+	}
+	if in.PerUserCap < 0 {
+		return nil, errs.Input("perUserCap", "perUserCap must not be negative")
 	}
 	var out *ent.Activity
 	err := c.db.WriteTx(ctx, func(tx *ent.Tx) error {
@@ -353,7 +363,7 @@ func (c *Catalog) UpsertActivity(ctx context.Context, in ActivityInput) (*Activi
 		switch {
 		case ent.IsNotFound(err):
 			cr := tx.Activity.Create().SetID(in.ID).SetName(in.Name).SetPhase(entactivity.Phase(in.Phase)).
-				SetStartsAt(in.StartsAt).SetEndsAt(in.EndsAt).SetBudgetTotal(in.BudgetTotal)
+				SetStartsAt(in.StartsAt).SetEndsAt(in.EndsAt).SetBudgetTotal(in.BudgetTotal).SetPerUserCap(in.PerUserCap)
 			if in.ParentID != "" {
 				cr.SetParentID(in.ParentID)
 			}
@@ -368,7 +378,7 @@ func (c *Catalog) UpsertActivity(ctx context.Context, in ActivityInput) (*Activi
 			}
 			before = fromEnt(existing)
 			out, err = existing.Update().SetName(in.Name).SetPhase(entactivity.Phase(in.Phase)).
-				SetStartsAt(in.StartsAt).SetEndsAt(in.EndsAt).SetBudgetTotal(in.BudgetTotal).Save(ctx)
+				SetStartsAt(in.StartsAt).SetEndsAt(in.EndsAt).SetBudgetTotal(in.BudgetTotal).SetPerUserCap(in.PerUserCap).Save(ctx)
 			if err != nil {
 				return err
 			}

@@ -141,3 +141,43 @@ func TestBudgetSurvivesRedisLoss(t *testing.T) {
 	wantCode(t, err, errs.BudgetExhausted)
 	f.issue(t, tight(73, "durable", 1, 300))
 }
+
+func TestPerUserCapPerActivity(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	setCap := func(limit int64) {
+		if _, err := f.s.catalog.UpsertActivity(ctx, activity.ActivityInput{ID: childID, ParentID: parentID, Phase: "PRODUCTION",
+			StartsAt: t0, EndsAt: t0.Add(24 * time.Hour), PerUserCap: limit}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCap(250)
+	f.issue(t, cash(81, 1, 100))
+	f.issue(t, cash(81, 2, 100))
+	_, err := f.s.Issue(ctx, cash(81, 3, 100))
+	wantCode(t, err, errs.LimitExceeded)
+	if st := f.budget(t, "rain"); st.Issued != 200 {
+		t.Fatalf("a capped issuance kept its budget reservation: issued %d, want 200", st.Issued)
+	}
+	f.issue(t, cash(81, 3, 50)) // exactly at the cap
+	if again := f.issue(t, cash(81, 1, 100)); !again.Replayed {
+		t.Fatal("a replay was refused by the cap")
+	}
+	f.issue(t, cash(82, 1, 250)) // another account has its own cap
+	// Settled, then Redis loses the totals: they are rebuilt from the ledger.
+	if _, err := f.s.ForceSettle(ctx, childID, 81); err != nil {
+		t.Fatal(err)
+	}
+	f.rdb.FlushDB(ctx)
+	_, err = f.s.Issue(ctx, cash(81, 4, 1))
+	wantCode(t, err, errs.LimitExceeded)
+	// Raising the cap applies at once, counted from what the account already has (pending too).
+	f.issue(t, cash(83, 1, 200))
+	setCap(300)
+	f.issue(t, cash(81, 4, 50))
+	_, err = f.s.Issue(ctx, cash(81, 5, 1))
+	wantCode(t, err, errs.LimitExceeded)
+	f.issue(t, cash(83, 2, 100))
+	_, err = f.s.Issue(ctx, cash(83, 3, 1))
+	wantCode(t, err, errs.LimitExceeded)
+}

@@ -98,8 +98,8 @@ func TestOnRedisCluster(t *testing.T) {
 	// The sweeper scans every master.
 	o := Order{OrderNo: OrderNo(200, "rain", 1, AwardCash, 0), ActivityID: childID, ActID: 200, AppID: 1, SceneID: "rain",
 		RainID: 1, AwardType: AwardCash, Amount: 5, IssuedAtMs: clk.Now().UnixMilli()}
-	if err := issueScript.Run(ctx, rc, []string{orderKey(childID, 200, o.OrderNo), pendingKey(childID, 200)},
-		o.content(), "", o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs).Err(); err != nil {
+	if err := issueScript.Run(ctx, rc, []string{orderKey(childID, 200, o.OrderNo), pendingKey(childID, 200), capKey(childID, 200, 0)},
+		o.content(), "", o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs, 0, "-", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(2 * time.Second)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/springwallet/wallet/ent"
+	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/token"
@@ -119,8 +121,8 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 		}
 		return nil, err
 	}
-	res, err := s.accept(ctx, o)
-	if errs.Is(err, errs.IdempotencyConflict) {
+	res, err := s.accept(ctx, o, &live.Activity)
+	if errs.Is(err, errs.IdempotencyConflict) || errs.Is(err, errs.LimitExceeded) {
 		s.release(ctx, o.ActivityID, o.SceneID, o.Amount)
 	}
 	if err != nil {
@@ -137,20 +139,44 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 	return res, nil
 }
 
-// accept records o as pending unless its order number is already known, and queues it.
-func (s *Service) accept(ctx context.Context, o Order) (*IssueResult, error) {
-	keys := []string{orderKey(o.ActivityID, o.ActID, o.OrderNo), pendingKey(o.ActivityID, o.ActID)}
-	raw, err := issueScript.Run(ctx, s.rdb, keys, o.content(), o.Token, o.marshal(), o.OrderNo,
-		s.cfg.OrderTTL.Milliseconds(), o.IssuedAtMs).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("issue %s: %w", o.OrderNo, err)
+// accept records o as pending unless its order number is already known, and queues it. With
+// capped set, the activity's per-user cap is enforced in the same script; without it (a token
+// handed back, already promised) it is not.
+func (s *Service) accept(ctx context.Context, o Order, capped *activity.Activity) (*IssueResult, error) {
+	var limit, version int64
+	if capped != nil {
+		limit, version = capped.PerUserCap, capped.Version
+	}
+	keys := []string{orderKey(o.ActivityID, o.ActID, o.OrderNo), pendingKey(o.ActivityID, o.ActID), capKey(o.ActivityID, o.ActID, version)}
+	seed := any("-")
+	var raw []any
+	for attempt := 0; ; attempt++ {
+		var err error
+		raw, err = issueScript.Run(ctx, s.rdb, keys, o.content(), o.Token, o.marshal(), o.OrderNo,
+			s.cfg.OrderTTL.Milliseconds(), o.IssuedAtMs, limit, seed, s.cfg.OrderTTL.Milliseconds()).Slice()
+		if err != nil {
+			return nil, fmt.Errorf("issue %s: %w", o.OrderNo, err)
+		}
+		if n, _ := raw[0].(int64); n != -1 || attempt > 0 {
+			break
+		}
+		// The account's total under the cap is not in Redis (first reward, a changed cap, or
+		// Redis lost it): start it from what the database settled.
+		if seed, err = s.receivedFromDB(ctx, o.ActivityID, o.ActID); err != nil {
+			return nil, err
+		}
 	}
 	outcome, _ := raw[0].(int64)
 	tok, _ := raw[1].(string)
 	st, _ := raw[2].(int64)
 	at, _ := raw[3].(int64)
-	if outcome == 2 {
+	switch outcome {
+	case 2:
 		return nil, errs.E(errs.IdempotencyConflict, "order %s was already issued with other content", o.OrderNo)
+	case 3:
+		return nil, errs.E(errs.LimitExceeded, "account %d would receive more than the activity's cap of %d fen", o.ActID, limit)
+	case -1:
+		return nil, fmt.Errorf("issue %s: per-user total missing after seeding", o.OrderNo)
 	}
 	res := &IssueResult{OrderNo: o.OrderNo, Token: tok, Status: statusName(st), Replayed: outcome == 1}
 	// A new order is queued now. A replay of one still pending is queued again when it is
@@ -189,4 +215,20 @@ func (s *Service) lookup(ctx context.Context, o Order) (*IssueResult, error) {
 	stText, _ := r[2].(string)
 	st, _ := strconv.ParseInt(stText, 10, 64)
 	return &IssueResult{OrderNo: o.OrderNo, Token: tok, Status: statusName(st), Replayed: true}, nil
+}
+
+// receivedFromDB is what the database settled for an account in an activity, all award types.
+func (s *Service) receivedFromDB(ctx context.Context, activityID string, actID int64) (int64, error) {
+	var rows []struct {
+		Sum int64 `json:"sum"`
+	}
+	err := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.ActID(actID)).
+		Aggregate(ent.As(ent.Sum(rewardorder.FieldAmount), "sum")).Scan(ctx, &rows)
+	if err != nil {
+		return 0, fmt.Errorf("sum received rewards: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	return rows[0].Sum, nil
 }

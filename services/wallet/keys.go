@@ -11,6 +11,7 @@ import (
 //
 //	w:{A:U}:p        hash  orderNo → pending order (JSON), the account's unsettled rewards
 //	w:{A:U}:o:ORDER  hash  c (content), tok (token), st (token status), at (issued, unix ms)
+//	w:{A:U}:cap:V    string  total received, for the per-user cap (V: the activity's version)
 //	w:q:{N}          stream of settlement jobs for shard N
 
 func accountTag(activityID string, actID int64) string {
@@ -23,6 +24,12 @@ func pendingKey(activityID string, actID int64) string {
 
 func orderKey(activityID string, actID int64, orderNo string) string {
 	return "w:" + accountTag(activityID, actID) + ":o:" + orderNo
+}
+
+// capKey is the account's received total under the activity's per-user cap; the activity's
+// version is part of it, so changing the cap starts counting afresh from the data.
+func capKey(activityID string, actID, version int64) string {
+	return "w:" + accountTag(activityID, actID) + ":cap:" + strconv.FormatInt(version, 10)
 }
 
 func streamKey(shard int) string { return "w:q:{" + strconv.Itoa(shard) + "}" }

@@ -54,7 +54,7 @@ func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*Red
 	if settled {
 		return &RedeemResult{OrderNo: o.OrderNo, Replayed: true, Status: StatusSettled}, nil
 	}
-	res, err := s.accept(ctx, o)
+	res, err := s.accept(ctx, o, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -526,8 +526,8 @@ func TestSweepQueuesRewardsThatWereNeverQueued(t *testing.T) {
 	// Record a reward the way issuance does, but "crash" before queueing it.
 	o := Order{OrderNo: OrderNo(14, "rain", 1, AwardCash, 0), ActivityID: childID, ActID: 14, AppID: 1, SceneID: "rain",
 		RainID: 1, AwardType: AwardCash, Amount: 70, IssuedAtMs: f.clock.Now().UnixMilli()}
-	if err := issueScript.Run(ctx, f.rdb, []string{orderKey(childID, 14, o.OrderNo), pendingKey(childID, 14)},
-		o.content(), "", o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs).Err(); err != nil {
+	if err := issueScript.Run(ctx, f.rdb, []string{orderKey(childID, 14, o.OrderNo), pendingKey(childID, 14), capKey(childID, 14, 0)},
+		o.content(), "", o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs, 0, "-", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := f.s.Sweep(ctx); err != nil || n != 0 {
