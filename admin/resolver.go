@@ -14,6 +14,7 @@ import (
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/reconcile"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/wallet"
@@ -21,11 +22,12 @@ import (
 
 // Resolver holds the services the admin schema uses.
 type Resolver struct {
-	catalog  *activity.Catalog
-	switches *switches.Board
-	db       *store.DB
-	wallet   *wallet.Service
-	announce *announce.Service
+	catalog   *activity.Catalog
+	switches  *switches.Board
+	db        *store.DB
+	wallet    *wallet.Service
+	announce  *announce.Service
+	reconcile *reconcile.Service
 }
 
 // Deps are the services the admin schema needs.
@@ -35,6 +37,8 @@ type Deps struct {
 	DB       *store.DB
 	Wallet   *wallet.Service
 	Announce *announce.Service
+	// Reconcile runs reconciliations and lists their reports.
+	Reconcile *reconcile.Service
 }
 
 // NewSchema returns the executable admin schema.
@@ -43,8 +47,10 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 	// A connection costs its page size times its selection (first clamped to 1..100 so an
 	// out-of-range first reaches the resolver as BAD_USER_INPUT).
 	cost.Query.AuditLog = func(child, first int, _, _, _, _ *string) int { return min(max(first, 1), 100) * child }
+	cost.Query.ReconciliationReports = func(child int, _ string, first int) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, announce: d.Announce},
+		Resolvers: &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, announce: d.Announce,
+			reconcile: d.Reconcile},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
 		Complexity: cost,
 	})

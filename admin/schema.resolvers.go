@@ -7,7 +7,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/springwallet/wallet/admin/generated"
 	"github.com/springwallet/wallet/admin/model"
@@ -101,12 +100,20 @@ func (r *mutationResolver) UpsertScene(ctx context.Context, input model.SceneInp
 
 // ReissueRewards is the resolver for the reissueRewards field.
 func (r *mutationResolver) ReissueRewards(ctx context.Context, input model.ReissueInput) (*model.ReissuePayload, error) {
-	panic(fmt.Errorf("not implemented: ReissueRewards - reissueRewards"))
+	res, err := r.wallet.Reissue(ctx, reissueInput(input))
+	if err != nil {
+		return nil, err
+	}
+	return reissuePayload(res), nil
 }
 
 // RunReconciliation is the resolver for the runReconciliation field.
 func (r *mutationResolver) RunReconciliation(ctx context.Context, activityID string) (*model.ReconciliationReport, error) {
-	panic(fmt.Errorf("not implemented: RunReconciliation - runReconciliation"))
+	rep, err := r.reconcile.Run(ctx, activityID)
+	if err != nil {
+		return nil, err
+	}
+	return reportModel(rep), nil
 }
 
 // Activities is the resolver for the activities field.
@@ -187,7 +194,15 @@ func (r *queryResolver) AuditLog(ctx context.Context, first int, after *string, 
 
 // ReconciliationReports is the resolver for the reconciliationReports field.
 func (r *queryResolver) ReconciliationReports(ctx context.Context, activityID string, first int) ([]*model.ReconciliationReport, error) {
-	panic(fmt.Errorf("not implemented: ReconciliationReports - reconciliationReports"))
+	reps, err := r.reconcile.List(ctx, activityID, first)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.ReconciliationReport, len(reps))
+	for i, rep := range reps {
+		out[i] = reportModel(rep)
+	}
+	return out, nil
 }
 
 // Activity returns generated.ActivityResolver implementation.

@@ -1,0 +1,483 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/springwallet/wallet/ent/auditentry"
+	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/withdrawal"
+	"github.com/springwallet/wallet/internal/testenv"
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/token"
+	"github.com/springwallet/wallet/services/wallet"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2027, 1, 28, 20, 0, 0, 0, time.UTC)
+
+const (
+	parentID = "cny"
+	childID  = "cny-prod"
+)
+
+// onPostgres makes setup use a fresh PostgreSQL database instead of SQLite (TestOnPostgres):
+// the checks' SQL must hold on both.
+var onPostgres bool
+
+type fixture struct {
+	r     *Service
+	w     *wallet.Service
+	db    *store.DB
+	rdb   *redis.Client
+	clock *clock
+}
+
+// setup builds a parent activity with a live child, a cash and a coupon scene, and a wallet
+// and a reconciliation service sharing one clock. Redis is testenv.DBActivity, which no other
+// package's tests use.
+func setup(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	var db *store.DB
+	if onPostgres {
+		db = testenv.Postgres(t)
+	} else {
+		db = testenv.SQLite(t)
+	}
+	rdb := testenv.Redis(t, testenv.DBActivity)
+	clk := &clock{t: t0}
+	cat := activity.NewCatalog(db, clk.Now)
+	for _, in := range []activity.ActivityInput{
+		{ID: parentID, Name: "CNY", Phase: "PRODUCTION", StartsAt: t0.Add(-24 * time.Hour), EndsAt: t0.Add(24 * time.Hour)},
+		{ID: childID, ParentID: parentID, Phase: "PRODUCTION", StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(24 * time.Hour)},
+	} {
+		if _, err := cat.UpsertActivity(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sc := range []activity.SceneInput{
+		{ActivityID: parentID, SceneID: "rain", AwardType: "CASH", BudgetTotal: 1_000_000_000, ReservePPM: -1},
+		{ActivityID: parentID, SceneID: "gala", AwardType: "COUPON", BudgetTotal: 1_000_000, ReservePPM: -1},
+	} {
+		if _, err := cat.UpsertScene(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signer, err := token.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out io.Writer = io.Discard
+	if os.Getenv("RECONCILE_DEBUG") != "" {
+		out = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	wcfg := wallet.DefaultConfig()
+	wcfg.Payout.Poll = 10 * time.Millisecond
+	wcfg.RedPacket.TTL = time.Minute
+	w := wallet.New(db, rdb, cat, signer, clk.Now, log, wcfg)
+	return &fixture{r: New(db, w, clk.Now, log, cfg), w: w, db: db, rdb: rdb, clock: clk}
+}
+
+func operator() context.Context {
+	return auth.WithPrincipal(context.Background(), &auth.Principal{ActID: 42, AppID: 1, Roles: []string{auth.RoleOperator}}, nil)
+}
+
+func (f *fixture) issue(t *testing.T, actID int64, rain int, amount int64) string {
+	t.Helper()
+	res, err := f.w.Issue(context.Background(), wallet.IssueInput{ActID: actID, AppID: 1, ActivityID: parentID, SceneID: "rain",
+		RainID: rain, AwardType: wallet.AwardCash, Amount: amount})
+	if err != nil {
+		t.Fatalf("issue: %v", err)
+	}
+	return res.OrderNo
+}
+
+func (f *fixture) settle(t *testing.T, actIDs ...int64) {
+	t.Helper()
+	for _, id := range actIDs {
+		if _, err := f.w.ForceSettle(context.Background(), childID, id); err != nil {
+			t.Fatalf("settle %d: %v", id, err)
+		}
+	}
+}
+
+// payouts runs the payout worker with p until every withdrawal is out of PROCESSING.
+func (f *fixture) payouts(t *testing.T, p wallet.PayoutProvider) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.w.RunPayouts(ctx, p); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := f.db.R.Withdrawal.Query().Where(withdrawal.StatusEQ(withdrawal.StatusPROCESSING)).Count(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d withdrawals still PROCESSING", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scenario is a clean activity with every kind of money movement: cash rewards settled and
+// pending, a coupon, withdrawals paid, failed and processing, and red packets finished,
+// expired and open.
+type scenario struct {
+	settledOrder, pendingOrder string
+	processing                 string // withdrawal id
+	open, expired, finished    string // red packet ids
+}
+
+func (f *fixture) scenario(t *testing.T) scenario {
+	t.Helper()
+	ctx := context.Background()
+	var sc scenario
+	sc.settledOrder = f.issue(t, 1, 1, 5_000)
+	f.issue(t, 2, 1, 3_000)
+	f.issue(t, 3, 1, 1_000)
+	for i := 1; i <= 5; i++ {
+		f.issue(t, 10+int64(i), 1, int64(100*i))
+	}
+	if _, err := f.w.Issue(ctx, wallet.IssueInput{ActID: 4, AppID: 1, ActivityID: parentID, SceneID: "gala", RainID: 1,
+		AwardType: wallet.AwardCoupon, Amount: 700}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(t, 1, 2, 3, 4, 11, 12, 13, 14, 15)
+
+	withdraw := func(actID, amount int64, req string) string {
+		w, _, err := f.w.Withdraw(ctx, wallet.WithdrawInput{ActivityID: childID, ActID: actID, Amount: amount, RequestID: req})
+		if err != nil {
+			t.Fatalf("withdraw: %v", err)
+		}
+		return w.ID
+	}
+	withdraw(1, 1_000, "paid")
+	f.payouts(t, wallet.NewSimulatedProvider(0, 0))
+	withdraw(1, 500, "failed")
+	f.payouts(t, wallet.NewSimulatedProvider(0, 1))
+	sc.processing = withdraw(2, 700, "processing")
+
+	send := func(actID, total int64, count int, req string) string {
+		p, _, err := f.w.SendRedPacket(ctx, wallet.SendRedPacketInput{ActivityID: childID, ActID: actID, TotalAmount: total,
+			Count: count, Mode: wallet.RedPacketFixed, RequestID: req})
+		if err != nil {
+			t.Fatalf("send red packet: %v", err)
+		}
+		return p.ID
+	}
+	grab := func(id string, actID int64) {
+		if _, err := f.w.GrabRedPacket(ctx, id, actID); err != nil {
+			t.Fatalf("grab: %v", err)
+		}
+	}
+	sc.expired = send(1, 300, 3, "expired")
+	grab(sc.expired, 2)
+	f.clock.Add(2 * time.Minute) // past its lifetime
+	if n, err := f.w.ExpireRedPackets(ctx); err != nil || n != 1 {
+		t.Fatalf("expire: %d, %v", n, err)
+	}
+	sc.finished = send(3, 200, 2, "finished")
+	grab(sc.finished, 1)
+	grab(sc.finished, 2)
+	sc.open = send(2, 400, 4, "open")
+	grab(sc.open, 3)
+
+	sc.pendingOrder = f.issue(t, 5, 1, 250) // stays pending in Redis
+	// Past the grace, so stale pending state would show.
+	f.clock.Add(5 * time.Minute)
+	return sc
+}
+
+func kinds(r *Report) []string {
+	out := make([]string, len(r.Discrepancies))
+	for i, d := range r.Discrepancies {
+		out[i] = d.Kind
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (f *fixture) run(t *testing.T, id string) *Report {
+	t.Helper()
+	f.clock.Add(time.Second) // runs one after the other, as listed newest first
+	r, err := f.r.Run(operator(), id)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return r
+}
+
+func wantKinds(t *testing.T, r *Report, want ...string) {
+	t.Helper()
+	sort.Strings(want)
+	if got := kinds(r); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("discrepancy kinds %v, want %v; report: %+v", got, want, r.Discrepancies)
+	}
+	if r.OK != (len(want) == 0) || r.DiscrepancyCount != len(want) {
+		t.Fatalf("ok %v count %d, want %v %d", r.OK, r.DiscrepancyCount, len(want) == 0, len(want))
+	}
+}
+
+func TestCleanActivityReconciles(t *testing.T) {
+	f := setup(t, Config{Page: 3}) // small pages walk the orders in several round trips
+	sc := f.scenario(t)
+	ctx := context.Background()
+	var statuses []string
+	for _, w := range f.db.R.Withdrawal.Query().AllX(ctx) {
+		statuses = append(statuses, string(w.Status))
+	}
+	sort.Strings(statuses) // the three were made at one instant of the test clock
+	for _, id := range []string{sc.expired, sc.finished, sc.open} {
+		statuses = append(statuses, string(f.db.R.RedPacket.GetX(ctx, id).Status))
+	}
+	if fmt.Sprint(statuses) != "[FAILED PROCESSING SUCCEEDED EXPIRED FINISHED OPEN]" {
+		t.Fatalf("scenario statuses %v", statuses)
+	}
+	rep := f.run(t, parentID)
+	wantKinds(t, rep)
+	if rep.ActivityID != childID || rep.RequestedID != parentID || rep.Actor != "42" {
+		t.Fatalf("report = %+v", rep)
+	}
+	c := rep.Checked
+	if c.Orders != 9 || c.Withdrawals != 3 || c.RedPackets != 3 || c.Balances == 0 || c.LedgerLegs == 0 || c.Transactions == 0 || c.Scenes != 2 {
+		t.Fatalf("checked = %+v", c)
+	}
+	// The report is stored, listed newest first, and audited.
+	second := f.run(t, childID)
+	list, err := f.r.List(context.Background(), parentID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != second.ID || list[1].ID != rep.ID || !list[1].OK || list[1].Checked != rep.Checked ||
+		list[1].Actor != "42" || !list[1].StartedAt.Equal(rep.StartedAt) {
+		t.Fatalf("list = %+v, want the two runs newest first", list)
+	}
+	audits, err := f.db.R.AuditEntry.Query().Where(auditentry.Action("runReconciliation")).All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audits) != 2 || audits[0].Target != childID || audits[0].Actor != "42" {
+		t.Fatalf("audit entries = %+v", audits)
+	}
+	var after map[string]any
+	if err := json.Unmarshal([]byte(audits[0].After), &after); err != nil || after["reportId"] != rep.ID || after["ok"] != true {
+		t.Fatalf("audit after = %s (%v)", audits[0].After, err)
+	}
+	for _, first := range []int{0, 101} {
+		if _, err := f.r.List(context.Background(), parentID, first); errs.CodeOf(err) != errs.BadUserInput {
+			t.Fatalf("first %d: %v, want BAD_USER_INPUT", first, err)
+		}
+	}
+	if _, err := f.r.Run(operator(), "no-such"); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("unknown activity: %v, want NOT_FOUND", err)
+	}
+}
+
+// post appends a balanced (or deliberately unbalanced) transaction through the write client,
+// the way a buggy or malicious writer would.
+func (f *fixture) post(t *testing.T, txn, kind, ref string, legs ...wallet.Leg) {
+	t.Helper()
+	for _, l := range legs {
+		err := f.db.W.LedgerEntry.Create().SetTxnID(txn).SetActivityID(childID).SetAccount(l.Account).SetActID(l.ActID).
+			SetAmount(l.Amount).SetKind(kind).SetRef(ref).SetCreatedAt(f.clock.Now()).Exec(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var suspense = func(amount int64) wallet.Leg { return wallet.Leg{Account: "suspense", Amount: amount} }
+
+func TestEachCorruptionIsFound(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		corrupt func(t *testing.T, f *fixture, sc scenario)
+		want    []string
+	}{
+		{"tampered balance row", func(t *testing.T, f *fixture, _ scenario) {
+			if err := f.db.W.Balance.Update().Where(balance.ActivityID(childID), balance.ActID(3)).AddSettled(5).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBalanceMismatch}},
+		{"negative balance the ledger agrees with", func(t *testing.T, f *fixture, _ scenario) {
+			b, err := f.w.Wallet(ctx, childID, 13)
+			if err != nil {
+				t.Fatal(err)
+			}
+			over := b.Settled + 10
+			f.post(t, "manual:overdraw", "MANUAL", "x", wallet.UserLeg(13, -over), suspense(over))
+			if err := f.db.W.Balance.Update().Where(balance.ActivityID(childID), balance.ActID(13)).SetSettled(-10).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBalanceNegative}},
+		{"unbalanced transaction", func(t *testing.T, f *fixture, _ scenario) {
+			f.post(t, "manual:1", "MANUAL", "x", suspense(7), wallet.Leg{Account: "other", Amount: -5})
+		}, []string{KindTxnUnbalanced, KindLedgerUnbalanced}},
+		{"reward paid twice", func(t *testing.T, f *fixture, sc scenario) {
+			f.post(t, "reward-again", wallet.KindReward, sc.settledOrder,
+				wallet.Leg{Account: wallet.BudgetAccount("rain"), Amount: -5_000}, wallet.UserLeg(1, 5_000))
+		}, []string{KindRewardLegsMismatch, KindBalanceMismatch}},
+		{"reward legs without an order", func(t *testing.T, f *fixture, _ scenario) {
+			f.post(t, "reward-ghost", wallet.KindReward, "9_rain_9_CASH_0",
+				wallet.Leg{Account: wallet.BudgetAccount("rain"), Amount: -90}, suspense(90))
+		}, []string{KindRewardLegsOrphaned}},
+		{"coupon without its asset", func(t *testing.T, f *fixture, _ scenario) {
+			if _, err := f.db.W.Asset.Delete().Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindAssetMissing}},
+		{"settled order left in a pending hash", func(t *testing.T, f *fixture, sc scenario) {
+			// The Redis layout of services/wallet/keys.go.
+			key := "w:{" + childID + ":1}:p"
+			if err := f.rdb.HSet(ctx, key, sc.settledOrder, `{"o":"`+sc.settledOrder+`"}`).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindStalePending}},
+		{"settled order whose record still says processing", func(t *testing.T, f *fixture, sc scenario) {
+			key := "w:{" + childID + ":1}:o:" + sc.settledOrder
+			if err := f.rdb.HSet(ctx, key, "st", 2).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindStalePending}},
+		{"lowered budget counter", func(t *testing.T, f *fixture, _ scenario) {
+			// The Redis layout of services/wallet/budget.go.
+			if err := f.rdb.HSet(ctx, "w:b:{b:"+childID+"}:s:rain", "issued", 1).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBudgetCounterLow}},
+		{"lowered activity counter", func(t *testing.T, f *fixture, _ scenario) {
+			if err := f.rdb.HSet(ctx, "w:b:{b:"+childID+"}:all", "issued", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBudgetCounterLow}},
+		{"open packet's escrow drained", func(t *testing.T, f *fixture, sc scenario) {
+			f.post(t, "escrow-leak", "MANUAL", sc.open, wallet.Leg{Account: wallet.RedPacketAccount(sc.open), Amount: -1}, suspense(1))
+		}, []string{KindRedPacketEscrowMismatch}},
+		{"expired packet's escrow not empty", func(t *testing.T, f *fixture, sc scenario) {
+			f.post(t, "escrow-in", "MANUAL", sc.expired, wallet.Leg{Account: wallet.RedPacketAccount(sc.expired), Amount: 3}, suspense(-3))
+		}, []string{KindRedPacketEscrowNotEmpty}},
+		{"packet row lost a share", func(t *testing.T, f *fixture, sc scenario) {
+			if err := f.db.W.RedPacket.UpdateOneID(sc.open).AddRemainingAmount(-100).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindRedPacketUnbalanced, KindRedPacketEscrowMismatch}},
+		{"finished packet with money left", func(t *testing.T, f *fixture, sc scenario) {
+			f.post(t, "escrow-fin", "MANUAL", sc.finished, wallet.Leg{Account: wallet.RedPacketAccount(sc.finished), Amount: 1}, suspense(-1))
+		}, []string{KindRedPacketEscrowNotEmpty}},
+		{"withdrawal marked paid without its legs", func(t *testing.T, f *fixture, sc scenario) {
+			if err := f.db.W.Withdrawal.UpdateOneID(sc.processing).SetStatus(withdrawal.StatusSUCCEEDED).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindWithdrawalLegsMismatch, KindClearingMismatch}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, Config{Page: 4})
+			sc := f.scenario(t)
+			wantKinds(t, f.run(t, parentID)) // clean before the corruption
+			tc.corrupt(t, f, sc)
+			rep := f.run(t, parentID)
+			wantKinds(t, rep, tc.want...)
+			for _, d := range rep.Discrepancies {
+				if d.Detail == "" || (d.OrderNo == "" && d.Ref == "") {
+					t.Errorf("discrepancy without detail or subject: %+v", d)
+				}
+			}
+			stored, err := f.r.List(ctx, childID, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stored) != 1 || stored[0].ID != rep.ID || stored[0].OK || fmt.Sprint(stored[0].Discrepancies) != fmt.Sprint(rep.Discrepancies) {
+				t.Fatalf("stored report = %+v, want %+v", stored, rep)
+			}
+		})
+	}
+}
+
+// A settled order may sit in Redis as pending for a moment (settlement clears Redis just
+// after its commit); only one older than the grace counts.
+func TestStalePendingWaitsForTheGrace(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, Config{Grace: 2 * time.Minute})
+	no := f.issue(t, 1, 1, 100)
+	f.settle(t, 1)
+	if err := f.rdb.HSet(ctx, "w:{"+childID+":1}:p", no, "{}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantKinds(t, f.run(t, parentID))
+	f.clock.Add(2*time.Minute + time.Second)
+	rep := f.run(t, parentID)
+	wantKinds(t, rep, KindStalePending)
+	if rep.Discrepancies[0].OrderNo != no {
+		t.Fatalf("orderNo %q, want %q", rep.Discrepancies[0].OrderNo, no)
+	}
+}
+
+// A badly broken activity is counted in full but listed only up to MaxListed.
+func TestReportListsAtMostMaxListed(t *testing.T) {
+	f := setup(t, Config{MaxListed: 3})
+	for i := 1; i <= 5; i++ {
+		f.post(t, "bad:"+strconv.Itoa(i), "MANUAL", "x", suspense(1))
+	}
+	rep := f.run(t, parentID)
+	if rep.OK || rep.DiscrepancyCount != 6 || len(rep.Discrepancies) != 3 { // 5 transactions + the ledger
+		t.Fatalf("count %d, listed %d, want 6 and 3", rep.DiscrepancyCount, len(rep.Discrepancies))
+	}
+}
+
+// The checks are aggregate queries: a larger activity still reconciles in a few statements.
+func TestLargerActivityReconciles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	f := setup(t, Config{Page: 500})
+	const users, each = 300, 4
+	for u := int64(1); u <= users; u++ {
+		for r := 1; r <= each; r++ {
+			f.issue(t, 1000+u, r, int64(r*10))
+		}
+	}
+	for u := int64(1); u <= users; u++ {
+		f.settle(t, 1000+u)
+	}
+	f.clock.Add(5 * time.Minute)
+	start := time.Now()
+	rep := f.run(t, parentID)
+	wantKinds(t, rep)
+	if rep.Checked.Orders != users*each || rep.Checked.LedgerLegs != 2*users*each {
+		t.Fatalf("checked %+v", rep.Checked)
+	}
+	t.Logf("reconciled %d orders in %v", rep.Checked.Orders, time.Since(start))
+}
