@@ -333,3 +333,28 @@ func TestReadmeListsEverySwitch(t *testing.T) {
 		}
 	}
 }
+
+func TestCircuitBreakersAndPerUserCapOnTheAdminSchema(t *testing.T) {
+	s := newTestServer(t)
+	must(t, s.query(t, mint(t, 981), feedQuery, map[string]any{"a": demoParent, "first": 5}))
+	cb := must(t, s.admin(t, mint(t, 1, "viewer"), `{ circuitBreakers { name state requests consecutiveFailures totalFailures } }`, nil))["circuitBreakers"].([]any)
+	names := map[string]string{}
+	for _, b := range cb {
+		m := b.(map[string]any)
+		names[m["name"].(string)] = m["state"].(string)
+	}
+	if names["feed.settlement"] != "closed" || names["feed.withdrawal"] != "closed" || names["feed.redpacket"] != "closed" || len(names) != 3 {
+		t.Fatalf("circuit breakers = %v", cb)
+	}
+	now := time.Now().UTC()
+	act := must(t, s.admin(t, mint(t, 1, "admin"), `mutation($in: ActivityInput!) { upsertActivity(input: $in) { id perUserCap } }`,
+		map[string]any{"in": map[string]any{"id": demoChild, "name": "prod", "parentId": demoParent, "phase": "PRODUCTION",
+			"startsAt": now.Add(-time.Hour).Format(time.RFC3339), "endsAt": now.Add(time.Hour).Format(time.RFC3339), "perUserCap": 150}}))["upsertActivity"].(map[string]any)
+	if num(act["perUserCap"]) != 150 {
+		t.Fatalf("upsertActivity = %v", act)
+	}
+	issuer := mint(t, 1, "issuer")
+	must(t, s.query(t, issuer, issueMutation, issueVars(982, 1, 100)))
+	wantErr(t, s.query(t, issuer, issueMutation, issueVars(982, 2, 100)), "LIMIT_EXCEEDED")
+	must(t, s.query(t, issuer, issueMutation, issueVars(982, 2, 50)))
+}

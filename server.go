@@ -304,7 +304,7 @@ func (a *app) handler() http.Handler {
 	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, a.announce, time.Now),
 		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits, Redis: a.rdb, Switches: a.switches})))
 	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Announce: a.announce,
-		Reconcile: reconcile.New(a.db, a.wallet, time.Now, a.log, reconcile.DefaultConfig())}),
+		Breakers: a.breakers, Reconcile: reconcile.New(a.db, a.wallet, time.Now, a.log, reconcile.DefaultConfig())}),
 		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier, Switches: a.switches})))
 	pg := http.NewServeMux()
 	web.Mount(pg, "/playground", "Wallet GraphQL playground", "/query")

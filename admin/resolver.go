@@ -14,6 +14,7 @@ import (
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/reconcile"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
@@ -28,6 +29,7 @@ type Resolver struct {
 	wallet    *wallet.Service
 	announce  *announce.Service
 	reconcile *reconcile.Service
+	breakers  *breaker.Registry
 }
 
 // Deps are the services the admin schema needs.
@@ -39,6 +41,8 @@ type Deps struct {
 	Announce *announce.Service
 	// Reconcile runs reconciliations and lists their reports.
 	Reconcile *reconcile.Service
+	// Breakers are this instance's circuit breakers.
+	Breakers *breaker.Registry
 }
 
 // NewSchema returns the executable admin schema.
@@ -50,7 +54,7 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 	cost.Query.ReconciliationReports = func(child int, _ string, first int) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
 		Resolvers: &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, announce: d.Announce,
-			reconcile: d.Reconcile},
+			reconcile: d.Reconcile, breakers: d.Breakers},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
 		Complexity: cost,
 	})
@@ -72,6 +76,7 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.Admin
 func activityModel(a *activity.Activity) *model.Activity {
 	m := &model.Activity{
 		ID: a.ID, Name: a.Name, Phase: model.Phase(a.Phase), StartsAt: a.StartsAt, EndsAt: a.EndsAt, BudgetTotal: a.BudgetTotal,
+		PerUserCap: a.PerUserCap,
 	}
 	if a.ParentID != "" {
 		p := a.ParentID

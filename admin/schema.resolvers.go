@@ -72,6 +72,9 @@ func (r *mutationResolver) UpsertActivity(ctx context.Context, input model.Activ
 	if input.BudgetTotal != nil {
 		in.BudgetTotal = *input.BudgetTotal
 	}
+	if input.PerUserCap != nil {
+		in.PerUserCap = *input.PerUserCap
+	}
 	a, err := r.catalog.UpsertActivity(ctx, in)
 	if err != nil {
 		return nil, err
@@ -173,6 +176,17 @@ func (r *queryResolver) Announcements(ctx context.Context, activityID *string) (
 	out := make([]*model.Announcement, len(list))
 	for i, a := range list {
 		out[i] = announcementModel(a)
+	}
+	return out, nil
+}
+
+// CircuitBreakers is the resolver for the circuitBreakers field.
+func (r *queryResolver) CircuitBreakers(ctx context.Context) ([]*model.CircuitBreaker, error) {
+	states := r.breakers.States()
+	out := make([]*model.CircuitBreaker, len(states))
+	for i, b := range states {
+		out[i] = &model.CircuitBreaker{Name: b.Name, State: b.State, Requests: int(b.Requests),
+			ConsecutiveFailures: int(b.ConsecutiveFailures), TotalFailures: int(b.TotalFailures)}
 	}
 	return out, nil
 }

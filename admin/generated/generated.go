@@ -46,6 +46,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		ParentID    func(childComplexity int) int
+		PerUserCap  func(childComplexity int) int
 		Phase       func(childComplexity int) int
 		Scenes      func(childComplexity int) int
 		StartsAt    func(childComplexity int) int
@@ -101,6 +102,14 @@ type ComplexityRoot struct {
 		Total        func(childComplexity int) int
 	}
 
+	CircuitBreaker struct {
+		ConsecutiveFailures func(childComplexity int) int
+		Name                func(childComplexity int) int
+		Requests            func(childComplexity int) int
+		State               func(childComplexity int) int
+		TotalFailures       func(childComplexity int) int
+	}
+
 	Discrepancy struct {
 		Detail  func(childComplexity int) int
 		Kind    func(childComplexity int) int
@@ -130,6 +139,7 @@ type ComplexityRoot struct {
 		Announcements         func(childComplexity int, activityID *string) int
 		AuditLog              func(childComplexity int, first int, after *string, action *string, target *string, actor *string) int
 		Budgets               func(childComplexity int, activityID string) int
+		CircuitBreakers       func(childComplexity int) int
 		ConfigVersion         func(childComplexity int) int
 		ReconciliationReports func(childComplexity int, activityID string, first int) int
 		Switches              func(childComplexity int) int
@@ -210,6 +220,7 @@ type QueryResolver interface {
 	Budgets(ctx context.Context, activityID string) ([]*model.Budget, error)
 	ActivityStats(ctx context.Context, activityID string) (*model.ActivityStats, error)
 	Announcements(ctx context.Context, activityID *string) ([]*model.Announcement, error)
+	CircuitBreakers(ctx context.Context) ([]*model.CircuitBreaker, error)
 	Switches(ctx context.Context) ([]*model.Switch, error)
 	ConfigVersion(ctx context.Context) (int64, error)
 	AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error)
@@ -264,6 +275,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.ParentID(childComplexity), true
+	case "Activity.perUserCap":
+		if e.ComplexityRoot.Activity.PerUserCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Activity.PerUserCap(childComplexity), true
 	case "Activity.phase":
 		if e.ComplexityRoot.Activity.Phase == nil {
 			break
@@ -481,6 +498,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Budget.Total(childComplexity), true
 
+	case "CircuitBreaker.consecutiveFailures":
+		if e.ComplexityRoot.CircuitBreaker.ConsecutiveFailures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CircuitBreaker.ConsecutiveFailures(childComplexity), true
+	case "CircuitBreaker.name":
+		if e.ComplexityRoot.CircuitBreaker.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CircuitBreaker.Name(childComplexity), true
+	case "CircuitBreaker.requests":
+		if e.ComplexityRoot.CircuitBreaker.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CircuitBreaker.Requests(childComplexity), true
+	case "CircuitBreaker.state":
+		if e.ComplexityRoot.CircuitBreaker.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CircuitBreaker.State(childComplexity), true
+	case "CircuitBreaker.totalFailures":
+		if e.ComplexityRoot.CircuitBreaker.TotalFailures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CircuitBreaker.TotalFailures(childComplexity), true
+
 	case "Discrepancy.detail":
 		if e.ComplexityRoot.Discrepancy.Detail == nil {
 			break
@@ -658,6 +706,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Budgets(childComplexity, args["activityId"].(string)), true
+	case "Query.circuitBreakers":
+		if e.ComplexityRoot.Query.CircuitBreakers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CircuitBreakers(childComplexity), true
 	case "Query.configVersion":
 		if e.ComplexityRoot.Query.ConfigVersion == nil {
 			break
@@ -1027,6 +1081,8 @@ type Activity {
   endsAt: Time!
   "All scenes together may issue at most this much (0: no overall cap)."
   budgetTotal: Int64!
+  "One account may receive at most this much in the activity (0: no cap); over it: LIMIT_EXCEEDED."
+  perUserCap: Int64!
   "The activity's own scenes (a child also uses its parent's)."
   scenes: [Scene!]!
 }
@@ -1144,6 +1200,16 @@ type ActivityStats {
   withdrawnAmount: Int64!
 }
 
+"A circuit breaker guarding a dependency of this instance."
+type CircuitBreaker {
+  name: String!
+  "closed, half-open or open."
+  state: String!
+  requests: Int!
+  consecutiveFailures: Int!
+  totalFailures: Int!
+}
+
 type Query {
   "Every activity, parents and children."
   activities: [Activity!]! @hasRole(role: VIEWER)
@@ -1153,6 +1219,8 @@ type Query {
   activityStats(activityId: ID!): ActivityStats! @hasRole(role: VIEWER)
   "Announcements of one activity (all when omitted), newest window first."
   announcements(activityId: ID): [Announcement!]! @hasRole(role: VIEWER)
+  "This instance's circuit breakers (payout provider, feed sources)."
+  circuitBreakers: [CircuitBreaker!]! @hasRole(role: VIEWER)
   "Every switch, by name."
   switches: [Switch!]! @hasRole(role: VIEWER)
   "The switchboard version this instance runs (grows with every change)."
@@ -1170,6 +1238,7 @@ input ActivityInput {
   startsAt: Time!
   endsAt: Time!
   budgetTotal: Int64
+  perUserCap: Int64
 }
 
 input SceneInput {
@@ -1347,6 +1416,8 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 		return ec.fieldContext_Activity_endsAt(ctx, field)
 	case "budgetTotal":
 		return ec.fieldContext_Activity_budgetTotal(ctx, field)
+	case "perUserCap":
+		return ec.fieldContext_Activity_perUserCap(ctx, field)
 	case "scenes":
 		return ec.fieldContext_Activity_scenes(ctx, field)
 	}
@@ -1451,6 +1522,22 @@ func (ec *executionContext) childFields_Budget(ctx context.Context, field graphq
 		return ec.fieldContext_Budget_exhausted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Budget", field.Name)
+}
+
+func (ec *executionContext) childFields_CircuitBreaker(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_CircuitBreaker_name(ctx, field)
+	case "state":
+		return ec.fieldContext_CircuitBreaker_state(ctx, field)
+	case "requests":
+		return ec.fieldContext_CircuitBreaker_requests(ctx, field)
+	case "consecutiveFailures":
+		return ec.fieldContext_CircuitBreaker_consecutiveFailures(ctx, field)
+	case "totalFailures":
+		return ec.fieldContext_CircuitBreaker_totalFailures(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CircuitBreaker", field.Name)
 }
 
 func (ec *executionContext) childFields_Discrepancy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2211,6 +2298,29 @@ func (ec *executionContext) _Activity_budgetTotal(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Activity_budgetTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Activity", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Activity_perUserCap(ctx context.Context, field graphql.CollectedField, obj *model.Activity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Activity_perUserCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerUserCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Activity_perUserCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Activity", field, false, false, "Int64")
 }
 
@@ -3007,6 +3117,121 @@ func (ec *executionContext) _Budget_exhausted(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Budget_exhausted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Budget", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CircuitBreaker_name(ctx context.Context, field graphql.CollectedField, obj *model.CircuitBreaker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CircuitBreaker_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CircuitBreaker_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CircuitBreaker", field, false, false, "String")
+}
+
+func (ec *executionContext) _CircuitBreaker_state(ctx context.Context, field graphql.CollectedField, obj *model.CircuitBreaker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CircuitBreaker_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CircuitBreaker_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CircuitBreaker", field, false, false, "String")
+}
+
+func (ec *executionContext) _CircuitBreaker_requests(ctx context.Context, field graphql.CollectedField, obj *model.CircuitBreaker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CircuitBreaker_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CircuitBreaker_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CircuitBreaker", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CircuitBreaker_consecutiveFailures(ctx context.Context, field graphql.CollectedField, obj *model.CircuitBreaker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CircuitBreaker_consecutiveFailures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsecutiveFailures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CircuitBreaker_consecutiveFailures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CircuitBreaker", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CircuitBreaker_totalFailures(ctx context.Context, field graphql.CollectedField, obj *model.CircuitBreaker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CircuitBreaker_totalFailures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalFailures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CircuitBreaker_totalFailures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CircuitBreaker", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Discrepancy_kind(ctx context.Context, field graphql.CollectedField, obj *model.Discrepancy) (ret graphql.Marshaler) {
@@ -3875,6 +4100,56 @@ func (ec *executionContext) fieldContext_Query_announcements(ctx context.Context
 	if fc.Args, err = ec.field_Query_announcements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_circuitBreakers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_circuitBreakers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CircuitBreakers(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []*model.CircuitBreaker
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*model.CircuitBreaker
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CircuitBreaker) graphql.Marshaler {
+			return ec.marshalNCircuitBreaker2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐCircuitBreakerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_circuitBreakers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CircuitBreaker(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -6063,7 +6338,7 @@ func (ec *executionContext) unmarshalInputActivityInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name", "parentId", "phase", "startsAt", "endsAt", "budgetTotal"}
+	fieldsInOrder := [...]string{"id", "name", "parentId", "phase", "startsAt", "endsAt", "budgetTotal", "perUserCap"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6119,6 +6394,13 @@ func (ec *executionContext) unmarshalInputActivityInput(ctx context.Context, obj
 				return it, err
 			}
 			it.BudgetTotal = data
+		case "perUserCap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perUserCap"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerUserCap = data
 		}
 	}
 	return it, nil
@@ -6498,6 +6780,11 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "perUserCap":
+			out.Values[i] = ec._Activity_perUserCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "scenes":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -6849,6 +7136,59 @@ func (ec *executionContext) _Budget(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var circuitBreakerImplementors = []string{"CircuitBreaker"}
+
+func (ec *executionContext) _CircuitBreaker(ctx context.Context, sel ast.SelectionSet, obj *model.CircuitBreaker) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, circuitBreakerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CircuitBreaker")
+		case "name":
+			out.Values[i] = ec._CircuitBreaker_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._CircuitBreaker_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requests":
+			out.Values[i] = ec._CircuitBreaker_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consecutiveFailures":
+			out.Values[i] = ec._CircuitBreaker_consecutiveFailures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalFailures":
+			out.Values[i] = ec._CircuitBreaker_totalFailures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var discrepancyImplementors = []string{"Discrepancy"}
 
 func (ec *executionContext) _Discrepancy(ctx context.Context, sel ast.SelectionSet, obj *model.Discrepancy) graphql.Marshaler {
@@ -7069,6 +7409,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_announcements(ctx, field)
+				})
+		case "circuitBreakers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_circuitBreakers(ctx, field)
 				})
 		case "switches":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -7987,6 +8333,30 @@ func (ec *executionContext) marshalNBudget2ᚖgithubᚗcomᚋspringwalletᚋwall
 		return graphql.Null
 	}
 	return ec._Budget(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCircuitBreaker2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐCircuitBreakerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CircuitBreaker) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCircuitBreaker2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐCircuitBreaker(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCircuitBreaker2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐCircuitBreaker(ctx context.Context, sel ast.SelectionSet, v *model.CircuitBreaker) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CircuitBreaker!")
+		return graphql.Null
+	}
+	return ec._CircuitBreaker(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDiscrepancy2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐDiscrepancyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Discrepancy) graphql.Marshaler {

@@ -20,6 +20,8 @@ type Activity struct {
 	EndsAt   time.Time `json:"endsAt"`
 	// All scenes together may issue at most this much (0: no overall cap).
 	BudgetTotal int64 `json:"budgetTotal"`
+	// One account may receive at most this much in the activity (0: no cap); over it: LIMIT_EXCEEDED.
+	PerUserCap int64 `json:"perUserCap"`
 	// The activity's own scenes (a child also uses its parent's).
 	Scenes []*Scene `json:"scenes"`
 }
@@ -33,6 +35,7 @@ type ActivityInput struct {
 	StartsAt    time.Time `json:"startsAt"`
 	EndsAt      time.Time `json:"endsAt"`
 	BudgetTotal *int64    `json:"budgetTotal,omitempty"`
+	PerUserCap  *int64    `json:"perUserCap,omitempty"`
 }
 
 // An activity's running totals (caught up within about 2 s).
@@ -111,6 +114,16 @@ type Budget struct {
 	ReserveRatio float64 `json:"reserveRatio"`
 	// True when not even 1 fen more could be issued.
 	Exhausted bool `json:"exhausted"`
+}
+
+// A circuit breaker guarding a dependency of this instance.
+type CircuitBreaker struct {
+	Name string `json:"name"`
+	// closed, half-open or open.
+	State               string `json:"state"`
+	Requests            int    `json:"requests"`
+	ConsecutiveFailures int    `json:"consecutiveFailures"`
+	TotalFailures       int    `json:"totalFailures"`
 }
 
 // One inconsistency found by reconciliation. Kinds:

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -181,7 +180,7 @@ func (s *Service) Feed(ctx context.Context, activityID string, actID int64, firs
 			var items []FeedItem
 			// A source that keeps failing is skipped at once while its breaker is open,
 			// instead of costing every page its timeout.
-			err := s.breakers.Do("feed."+strings.ToLower(src.name), breaker.DefaultSettings(), func() error {
+			err := s.breakers.Do(feedSwitches[src.name], breaker.DefaultSettings(), func() error {
 				var err error
 				items, err = src.fetch(sctx)
 				if err == nil && sctx.Err() != nil {
