@@ -106,6 +106,12 @@ func TestPolicyPerAccountAndClass(t *testing.T) {
 	if d := p.ForOperation(context.Background(), "query"); d != nil {
 		t.Fatal("an anonymous request was counted")
 	}
+	issuer := auth.WithPrincipal(context.Background(), &auth.Principal{ActID: 1, Roles: []string{"issuer"}}, nil)
+	for range 5 {
+		if d := p.ForOperation(issuer, "mutation"); d != nil {
+			t.Fatal("an issuer's mutations were limited per account; issuance is limited per scene")
+		}
+	}
 	p.Off = true
 	if d := p.ForOperation(user(1), "mutation"); d != nil {
 		t.Fatal("limits apply with the policy off")
