@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -209,6 +211,27 @@ func TestActivityStatsCatchUp(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The same totals are exported for dashboards and alerts.
+	for _, want := range []string{`wallet_issued_amount_fen{activity="spring-festival-prod"} 1300`, `wallet_issued_rewards{activity="spring-festival-prod"} 2`, "wallet_switch_config_version "} {
+		deadline := time.Now().Add(3 * time.Second)
+		for !strings.Contains(s.metrics(t), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("metrics lack %s", want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+func (s *testServer) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func TestRateLimitOverHTTP(t *testing.T) {

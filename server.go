@@ -196,7 +196,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("demo data: %w", err)
 		}
 	}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		a.wallet.StatsCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallet_switch_config_version", Help: "The switchboard version this instance runs."},
+			func() float64 { return float64(a.switches.Version()) }))
 	return a, nil
 }
 

@@ -137,3 +137,23 @@ func (c *Counter) Run(ctx context.Context) {
 		}
 	}
 }
+
+// Total is one counter's value as this instance knows it.
+type Total struct {
+	Hash, Field string
+	Value       int64
+}
+
+// Snapshot returns the totals this instance has seen pushed or read, plus its unpushed deltas,
+// without touching Redis (metrics scrape it).
+func (c *Counter) Snapshot() []Total {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Total, 0, len(c.cells))
+	for k, x := range c.cells {
+		if g := x.global.Load(); g >= 0 {
+			out = append(out, Total{Hash: k.hash, Field: k.field, Value: g + x.delta.Load()})
+		}
+	}
+	return out
+}

@@ -3,6 +3,9 @@ package wallet
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/rewardorder"
@@ -81,4 +84,45 @@ func (s *Service) Stats(ctx context.Context, a *activity.Activity) (Stats, error
 		st.WithdrawnAmount = sums[0].Sum
 	}
 	return st, nil
+}
+
+// statsCollector exports the hot counter's issuance totals, for dashboards and alerts.
+type statsCollector struct {
+	c      *counter.Counter
+	amount *prometheus.Desc
+	count  *prometheus.Desc
+}
+
+// StatsCollector returns a Prometheus collector of issued amount and count per activity, read
+// from this instance's hot counter (no Redis round trip at scrape time).
+func (s *Service) StatsCollector() prometheus.Collector {
+	return &statsCollector{
+		c:      s.counter,
+		amount: prometheus.NewDesc("wallet_issued_amount_fen", "Amount issued per activity (all award types, face value), from the hot counter.", []string{"activity"}, nil),
+		count:  prometheus.NewDesc("wallet_issued_rewards", "Rewards issued per activity, from the hot counter.", []string{"activity"}, nil),
+	}
+}
+
+func (sc *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sc.amount
+	ch <- sc.count
+}
+
+func (sc *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	if sc.c == nil {
+		return
+	}
+	for _, t := range sc.c.Snapshot() {
+		act, ok := strings.CutPrefix(t.Hash, "w:c:{s:")
+		if !ok {
+			continue
+		}
+		act = strings.TrimSuffix(act, "}")
+		switch t.Field {
+		case "amt":
+			ch <- prometheus.MustNewConstMetric(sc.amount, prometheus.GaugeValue, float64(t.Value), act)
+		case "cnt":
+			ch <- prometheus.MustNewConstMetric(sc.count, prometheus.GaugeValue, float64(t.Value), act)
+		}
+	}
 }
