@@ -588,18 +588,5 @@ func parseShare(v string) (int, int64, error) {
 // RunRedPacketExpiry refunds expired packets every interval until ctx ends. Grabs are refused
 // at expires_at whatever the interval; it only bounds how long a sender waits for the refund.
 func (s *Service) RunRedPacketExpiry(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.ExpireRedPackets(ctx); err != nil {
-				s.log.Warn("expire red packets", "err", err)
-			} else if n > 0 {
-				s.log.Info("refunded expired red packets", "count", n)
-			}
-		}
-	}
+	s.repeat(ctx, interval, "refund expired red packets", s.ExpireRedPackets)
 }

@@ -402,20 +402,28 @@ func (w *Worker) process(ctx context.Context, stream string, msgs []redis.XMessa
 }
 
 func (w *Worker) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(w.s.cfg.SweepAge / 2)
+	w.s.repeat(ctx, w.s.cfg.SweepAge/2, "re-queue stale pending rewards", func(ctx context.Context) (int, error) {
+		if !w.s.switches.Enabled(SwitchSweeper) {
+			return 0, nil
+		}
+		return w.s.Sweep(ctx)
+	})
+}
+
+// repeat runs job every interval until ctx ends, logging what it did and what failed: the
+// shape of every background chore that catches up on work another path may have left.
+func (s *Service) repeat(ctx context.Context, interval time.Duration, what string, job func(context.Context) (int, error)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if !w.s.switches.Enabled(SwitchSweeper) {
-				continue
-			}
-			if n, err := w.s.Sweep(ctx); err != nil {
-				w.s.log.Warn("sweep pending rewards", "err", err)
+			if n, err := job(ctx); err != nil {
+				s.log.Warn(what, "err", err)
 			} else if n > 0 {
-				w.s.log.Info("re-queued stale pending rewards", "count", n)
+				s.log.Info(what, "count", n)
 			}
 		}
 	}
