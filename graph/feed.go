@@ -7,11 +7,7 @@ import (
 )
 
 func (r *Resolver) walletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := r.catalog.Resolve(ctx, activityID, r.now())
+	p, live, err := r.callerIn(ctx, activityID)
 	if err != nil {
 		return nil, err
 	}

@@ -10,11 +10,7 @@ import (
 // sendRedPacket sends a red packet from the caller's wallet in the live child of the given
 // activity and answers the packet with the wallet it left.
 func (r *Resolver) sendRedPacket(ctx context.Context, input model.SendRedPacketInput) (*model.SendRedPacketPayload, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := r.catalog.Resolve(ctx, input.ActivityID, r.now())
+	p, live, err := r.callerIn(ctx, input.ActivityID)
 	if err != nil {
 		return nil, err
 	}

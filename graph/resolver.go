@@ -61,6 +61,20 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, roles []model.Ro
 // caller is the authenticated account; @hasRole has already checked it exists.
 func caller(ctx context.Context) (*auth.Principal, error) { return auth.FromContext(ctx) }
 
+// callerIn is the caller and the activity live now for the id they passed (a parent's id
+// means its live phase).
+func (r *Resolver) callerIn(ctx context.Context, activityID string) (*auth.Principal, *activity.Live, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	live, err := r.catalog.Resolve(ctx, activityID, r.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, live, nil
+}
+
 // liveWallet resolves the activity and reads the caller's wallet in it.
 func (r *Resolver) liveWallet(ctx context.Context, live *activity.Live, actID int64) (*model.Wallet, error) {
 	b, err := r.wallet.Wallet(ctx, live.ID, actID)

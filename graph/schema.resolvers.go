@@ -32,11 +32,7 @@ func (r *mutationResolver) IssueReward(ctx context.Context, input model.IssueRew
 
 // ForceSettle is the resolver for the forceSettle field.
 func (r *mutationResolver) ForceSettle(ctx context.Context, activityID string) (*model.ForceSettlePayload, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := r.catalog.Resolve(ctx, activityID, r.now())
+	p, live, err := r.callerIn(ctx, activityID)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +82,7 @@ func (r *mutationResolver) RedeemToken(ctx context.Context, token string) (*mode
 
 // Wallet is the resolver for the wallet field.
 func (r *queryResolver) Wallet(ctx context.Context, activityID string) (*model.Wallet, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := r.catalog.Resolve(ctx, activityID, r.now())
+	p, live, err := r.callerIn(ctx, activityID)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +115,7 @@ func (r *queryResolver) Announcements(ctx context.Context, activityID string) ([
 
 // HasReward is the resolver for the hasReward field.
 func (r *queryResolver) HasReward(ctx context.Context, activityID string, sceneID string) (bool, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return false, err
-	}
-	live, err := r.catalog.Resolve(ctx, activityID, r.now())
+	p, live, err := r.callerIn(ctx, activityID)
 	if err != nil {
 		return false, err
 	}

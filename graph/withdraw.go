@@ -12,11 +12,7 @@ func withdrawalModel(w *wallet.Withdrawal) *model.Withdrawal {
 }
 
 func (r *Resolver) withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := r.catalog.Resolve(ctx, input.ActivityID, r.now())
+	p, live, err := r.callerIn(ctx, input.ActivityID)
 	if err != nil {
 		return nil, err
 	}
