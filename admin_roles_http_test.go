@@ -89,3 +89,45 @@ func TestAdminRoleMatrixAndAuditPerMutation(t *testing.T) {
 		}
 	}
 }
+
+// TestPhaseChangeAtTheBoundaryIsolatesData moves a parent activity from its GRAY child to its
+// PRODUCTION child at a boundary two seconds ahead, through the APIs alone: the same order
+// number is a new reward in the new phase, and each phase's wallet holds only its own.
+func TestPhaseChangeAtTheBoundaryIsolatesData(t *testing.T) {
+	s := newTestServer(t)
+	adm, issuer, user := mint(t, 1, "admin"), mint(t, 1, "issuer"), mint(t, 991)
+	now := time.Now().UTC().Truncate(time.Second)
+	boundary := now.Add(2 * time.Second)
+	up := func(id, parent, phase string, from, to time.Time) {
+		in := map[string]any{"id": id, "name": id, "phase": phase, "startsAt": from.Format(time.RFC3339), "endsAt": to.Format(time.RFC3339)}
+		if parent != "" {
+			in["parentId"] = parent
+		}
+		must(t, s.admin(t, adm, `mutation($in: ActivityInput!) { upsertActivity(input: $in) { id } }`, map[string]any{"in": in}))
+	}
+	up("cny", "", "PRODUCTION", now.Add(-time.Hour), now.Add(time.Hour))
+	up("cny-gray", "cny", "GRAY", now.Add(-time.Hour), boundary)
+	up("cny-prod", "cny", "PRODUCTION", boundary, now.Add(time.Hour))
+	must(t, s.admin(t, adm, `mutation { upsertScene(input: {id: "rain", activityId: "cny", awardType: CASH, budgetTotal: 100000}) { id } }`, nil))
+	vars := map[string]any{"in": map[string]any{"actId": 991, "appId": 1, "activityId": "cny", "sceneId": "rain", "rainId": 1, "awardType": "CASH", "stage": 0, "amount": 30}}
+	must(t, s.query(t, issuer, issueMutation, vars))
+	w := must(t, s.query(t, user, walletQuery, map[string]any{"a": "cny"}))["wallet"].(map[string]any)
+	if w["activity"].(map[string]any)["phase"] != "GRAY" || num(w["balance"]) != 30 {
+		t.Fatalf("before the boundary: %v", w)
+	}
+	time.Sleep(time.Until(boundary) + 100*time.Millisecond)
+	again := must(t, s.query(t, issuer, issueMutation, vars))["issueReward"].(map[string]any)
+	if again["replayed"] != false {
+		t.Fatalf("the same order after the boundary = %v, want a new reward in the new phase", again)
+	}
+	w = must(t, s.query(t, user, walletQuery, map[string]any{"a": "cny"}))["wallet"].(map[string]any)
+	if w["activity"].(map[string]any)["id"] != "cny-prod" || num(w["balance"]) != 30 {
+		t.Fatalf("after the boundary: %v, want only production's 30", w)
+	}
+	for _, id := range []string{"cny-gray", "cny-prod"} {
+		b := must(t, s.admin(t, mint(t, 1, "viewer"), `query($a: ID!) { budgets(activityId: $a) { sceneId issued } }`, map[string]any{"a": id}))["budgets"].([]any)
+		if len(b) != 1 || num(b[0].(map[string]any)["issued"]) != 30 {
+			t.Fatalf("budgets(%s) = %v, want its own copy charged once", id, b)
+		}
+	}
+}
