@@ -31,7 +31,7 @@ type testServer struct {
 // serverOnPostgres makes newTestServer use a fresh PostgreSQL database (TestServerOnPostgres).
 var serverOnPostgres bool
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	testenv.Redis(t, testenv.DBServer) // empties the database
 	dbURL := testenv.SQLiteURL(t)
@@ -49,7 +49,7 @@ func newTestServer(t *testing.T) *testServer {
 	return &testServer{Server: srv, app: a}
 }
 
-func mint(t *testing.T, actID int64, roles ...string) string {
+func mint(t testing.TB, actID int64, roles ...string) string {
 	t.Helper()
 	tok, err := auth.Mint(testSecret, actID, 1, roles, time.Hour)
 	if err != nil {
@@ -77,7 +77,7 @@ func (r *gqlResponse) code() string {
 	return c
 }
 
-func post(t *testing.T, url, token, query string, vars map[string]any, header ...string) *gqlResponse {
+func post(t testing.TB, url, token, query string, vars map[string]any, header ...string) *gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -101,17 +101,17 @@ func post(t *testing.T, url, token, query string, vars map[string]any, header ..
 	return out
 }
 
-func (s *testServer) query(t *testing.T, token, q string, vars map[string]any) *gqlResponse {
+func (s *testServer) query(t testing.TB, token, q string, vars map[string]any) *gqlResponse {
 	t.Helper()
 	return post(t, s.URL+"/query", token, q, vars)
 }
 
-func (s *testServer) admin(t *testing.T, token, q string, vars map[string]any) *gqlResponse {
+func (s *testServer) admin(t testing.TB, token, q string, vars map[string]any) *gqlResponse {
 	t.Helper()
 	return post(t, s.URL+"/admin/query", token, q, vars)
 }
 
-func must(t *testing.T, r *gqlResponse) map[string]any {
+func must(t testing.TB, r *gqlResponse) map[string]any {
 	t.Helper()
 	if len(r.Errors) > 0 || r.Status != http.StatusOK {
 		t.Fatalf("unexpected errors (%d): %s", r.Status, r.Raw)
@@ -119,7 +119,7 @@ func must(t *testing.T, r *gqlResponse) map[string]any {
 	return r.Data
 }
 
-func wantErr(t *testing.T, r *gqlResponse, code string) {
+func wantErr(t testing.TB, r *gqlResponse, code string) {
 	t.Helper()
 	if r.code() != code {
 		t.Fatalf("got code %q, want %s: %s", r.code(), code, r.Raw)
@@ -486,7 +486,7 @@ func TestReadinessFollowsRedis(t *testing.T) {
 	resp.Body.Close()
 }
 
-func waitStatus(t *testing.T, url string, want int, within time.Duration) {
+func waitStatus(t testing.TB, url string, want int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	last := 0
