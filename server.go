@@ -231,7 +231,8 @@ func openRedis(raw string) (redis.UniversalClient, *miniredis.Miniredis, error) 
 	return redis.NewClient(opt), nil, nil
 }
 
-// start runs the background work: settlement and readiness checks.
+// start runs the background work: settlement, readiness checks, switch updates, the hot
+// counter, payouts and red-packet expiry.
 func (a *app) start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(ctx)
 	worker := a.wallet.NewWorker()
@@ -361,7 +362,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 	base := "http://localhost:" + cfg.Port
 	log.Info("wallet server listening",
-		"query", base+"/query", "playground", base+"/playground", "admin_playground", base+"/admin/playground",
+		"query", base+"/query", "playground", base+"/playground", "admin_playground", base+"/admin/playground", "console", base+"/admin/",
 		"mint_token", "go run . token --act 1001 --app 1 --roles user")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
