@@ -34,6 +34,15 @@ type DB struct {
 	// readTxIsolation gives read transactions one snapshot for all their statements.
 	readTxIsolation sql.IsolationLevel
 	raw             []*sql.DB
+	reads           dialect.Driver
+}
+
+// WrapReads returns a copy of db whose reads go through wrap(driver): tests use it to see the
+// SQL a read sends (and ask the database how it would run it).
+func (db *DB) WrapReads(wrap func(dialect.Driver) dialect.Driver) *DB {
+	cp := *db
+	cp.R = ent.NewClient(ent.Driver(wrap(db.reads)))
+	return &cp
 }
 
 // Open connects to the database named by rawURL ("" means DefaultURL), creating a SQLite
@@ -118,12 +127,14 @@ func openSQLite(rawURL string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	reads := entsql.OpenDB(dialect.SQLite, r)
 	return &DB{
 		W:               ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, w))),
-		R:               ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, r))),
+		R:               ent.NewClient(ent.Driver(reads)),
 		Dialect:         dialect.SQLite,
 		readTxIsolation: sql.LevelDefault,
 		raw:             []*sql.DB{w, r},
+		reads:           reads,
 	}, nil
 }
 
@@ -140,8 +151,9 @@ func openPostgres(rawURL string) (*DB, error) {
 		conn.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
 	}
-	c := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, conn)))
-	return &DB{W: c, R: c, Dialect: dialect.Postgres, readTxIsolation: sql.LevelRepeatableRead, raw: []*sql.DB{conn}}, nil
+	drv := entsql.OpenDB(dialect.Postgres, conn)
+	c := ent.NewClient(ent.Driver(drv))
+	return &DB{W: c, R: c, Dialect: dialect.Postgres, readTxIsolation: sql.LevelRepeatableRead, raw: []*sql.DB{conn}, reads: drv}, nil
 }
 
 // ReadTx runs fn in a read-only transaction whose statements all see one snapshot.
