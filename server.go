@@ -56,6 +56,8 @@ type config struct {
 	DataDir     string
 	// Seed creates demo data on an empty database.
 	Seed bool
+	// Withdraw bounds withdrawals (WALLET_WITHDRAW_MIN, _MAX, _DAILY, in fen).
+	Withdraw wallet.WithdrawLimits
 	// RateLimitOff turns request rate limits off (WALLET_RATE_LIMIT=off).
 	RateLimitOff bool
 	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
@@ -80,6 +82,12 @@ func configFromEnv() config {
 	}
 	if f, err := strconv.ParseFloat(os.Getenv("WALLET_PAYOUT_FAILURE_RATE"), 64); err == nil && f >= 0 && f <= 1 {
 		c.PayoutFailureRate = f
+	}
+	c.Withdraw = wallet.DefaultWithdrawLimits()
+	for env, dst := range map[string]*int64{"WALLET_WITHDRAW_MIN": &c.Withdraw.Min, "WALLET_WITHDRAW_MAX": &c.Withdraw.Max, "WALLET_WITHDRAW_DAILY": &c.Withdraw.Daily} {
+		if n, err := strconv.ParseInt(os.Getenv(env), 10, 64); err == nil && n > 0 {
+			*dst = n
+		}
 	}
 	if c.Port == "" {
 		c.Port = "8080"
@@ -171,7 +179,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.catalog = activity.NewCatalog(a.db, time.Now)
-	a.wallet = wallet.New(a.db, a.rdb, a.catalog, a.signer, time.Now, log, wallet.DefaultConfig())
+	wcfg := wallet.DefaultConfig()
+	if cfg.Withdraw.Day != nil {
+		wcfg.Withdraw = cfg.Withdraw
+	}
+	a.wallet = wallet.New(a.db, a.rdb, a.catalog, a.signer, time.Now, log, wcfg)
 	a.switches = switches.New(a.db, a.rdb, log, time.Now)
 	if err := a.switches.Load(ctx); err != nil {
 		a.close()

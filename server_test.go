@@ -518,3 +518,17 @@ func TestTokenCommand(t *testing.T) {
 		t.Fatalf("minted token = %+v, %v", p, err)
 	}
 }
+
+func TestWithdrawLimitsAreConfigurable(t *testing.T) {
+	t.Setenv("WALLET_WITHDRAW_MIN", "100")
+	t.Setenv("WALLET_WITHDRAW_MAX", "200")
+	t.Setenv("WALLET_WITHDRAW_DAILY", "300")
+	c := configFromEnv()
+	if c.Withdraw.Min != 100 || c.Withdraw.Max != 200 || c.Withdraw.Daily != 300 {
+		t.Fatalf("limits = %+v", c.Withdraw)
+	}
+	t.Setenv("WALLET_WITHDRAW_MIN", "")
+	if c := configFromEnv(); c.Withdraw.Min != 10 {
+		t.Fatalf("default minimum = %d, want 10", c.Withdraw.Min)
+	}
+}
