@@ -44,12 +44,17 @@ type SettleResult struct {
 // leaves them pending in Redis but present in the database; balances subtract such orders, and
 // the next attempt only clears them.
 func (s *Service) settle(ctx context.Context, byAccount map[account][]string) (SettleResult, error) {
+	accts := make([]account, 0, len(byAccount))
+	for a := range byAccount {
+		accts = append(accts, a)
+	}
+	marks, err := s.runPerAccount(ctx, markScript, accts, byAccount)
+	if err != nil {
+		return SettleResult{}, fmt.Errorf("mark processing: %w", err)
+	}
 	var orders []Order
-	for acct, nos := range byAccount {
-		vals, err := markScript.Run(ctx, s.rdb, recordKeys(acct, nos), toAny(nos)...).Slice()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return SettleResult{}, fmt.Errorf("mark processing: %w", err)
-		}
+	for i, cmd := range marks {
+		vals, _ := cmd.Slice()
 		for _, v := range vals {
 			str, ok := v.(string)
 			if !ok {
@@ -57,7 +62,7 @@ func (s *Service) settle(ctx context.Context, byAccount map[account][]string) (S
 			}
 			o, err := unmarshalOrder(str)
 			if err != nil {
-				s.log.Error("skip undecodable pending order", "account", acct, "err", err)
+				s.log.Error("skip undecodable pending order", "account", accts[i], "err", err)
 				continue
 			}
 			orders = append(orders, o)
@@ -72,12 +77,42 @@ func (s *Service) settle(ctx context.Context, byAccount map[account][]string) (S
 			return res, err
 		}
 	}
-	for acct, nos := range byAccount {
-		if err := doneScript.Run(ctx, s.rdb, recordKeys(acct, nos), toAny(nos)...).Err(); err != nil {
-			return res, fmt.Errorf("clear settled: %w", err)
-		}
+	if _, err := s.runPerAccount(ctx, doneScript, accts, byAccount); err != nil {
+		return res, fmt.Errorf("clear settled: %w", err)
 	}
 	return res, nil
+}
+
+// runPerAccount runs one script per account in a single pipeline (one round trip per Redis
+// node, not per account), loading the script first when Redis does not have it cached.
+func (s *Service) runPerAccount(ctx context.Context, script *redis.Script, accts []account, nos map[account][]string) ([]*redis.Cmd, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(accts))
+		for i, a := range accts {
+			cmds[i] = script.EvalSha(ctx, pipe, recordKeys(a, nos[a]), toAny(nos[a])...)
+		}
+		_, err := pipe.Exec(ctx)
+		if err == nil || errors.Is(err, redis.Nil) {
+			return cmds, nil
+		}
+		if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis restarted or flushed its script cache: load the script everywhere and retry.
+			if err := loadScript(ctx, s.rdb, script); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return nil, err
+	}
+}
+
+// loadScript caches a script on every node (all masters of a cluster).
+func loadScript(ctx context.Context, c redis.UniversalClient, script *redis.Script) error {
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return script.Load(ctx, n).Err() })
+	}
+	return script.Load(ctx, c).Err()
 }
 
 func recordKeys(acct account, nos []string) []string {

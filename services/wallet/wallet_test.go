@@ -657,3 +657,21 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 		t.Fatalf("%d legs, want 2 untouched", n)
 	}
 }
+
+func TestSettlementSurvivesAFlushedScriptCache(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.issue(t, cash(20, 1, 10))
+	f.issue(t, cash(21, 1, 20))
+	// A Redis restart empties the script cache; the pipelined scripts must load themselves.
+	if err := f.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.s.settle(ctx, map[account][]string{{childID, 20}: {"20_rain_1_CASH_0"}, {childID, 21}: {"21_rain_1_CASH_0"}})
+	if err != nil || res.Count != 2 || res.Amount != 30 {
+		t.Fatalf("settle after a script flush = %+v, %v", res, err)
+	}
+	if n := f.rdb.Exists(ctx, pendingKey(childID, 20), pendingKey(childID, 21)).Val(); n != 0 {
+		t.Fatalf("%d pending hashes left", n)
+	}
+}
