@@ -15,7 +15,6 @@ import (
 
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/balance"
-	"github.com/springwallet/wallet/ent/rewardorder"
 )
 
 // account identifies one user's wallet within one (child) activity.
@@ -204,27 +203,21 @@ func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, e
 // unsettled returns the orders that are not in the database yet (one indexed query per
 // activity), without duplicates.
 func unsettled(ctx context.Context, tx *ent.Tx, orders []Order) ([]Order, error) {
-	byActivity := map[string][]string{}
+	byActivity := map[string][]Order{}
 	for _, o := range orders {
-		byActivity[o.ActivityID] = append(byActivity[o.ActivityID], o.OrderNo)
-	}
-	known := map[string]bool{}
-	for act, nos := range byActivity {
-		have, err := tx.RewardOrder.Query().Where(rewardorder.ActivityID(act), rewardorder.OrderNoIn(nos...)).
-			Select(rewardorder.FieldOrderNo).Strings(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("find settled orders: %w", err)
-		}
-		for _, no := range have {
-			known[act+"\x00"+no] = true
-		}
+		byActivity[o.ActivityID] = append(byActivity[o.ActivityID], o)
 	}
 	var out []Order
-	for _, o := range orders {
-		k := o.ActivityID + "\x00" + o.OrderNo
-		if !known[k] {
-			known[k] = true
-			out = append(out, o)
+	for act, group := range byActivity {
+		known, err := settledAmong(ctx, tx, act, group)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range group {
+			if !known[o.OrderNo] {
+				known[o.OrderNo] = true // a duplicate in the batch is written once
+				out = append(out, o)
+			}
 		}
 	}
 	return out, nil
