@@ -99,8 +99,8 @@ func credit(ctx context.Context, tx *ent.Tx, activityID string, actID, amount in
 // already has a single writer): limits that read several rows, like the daily withdrawal
 // limit, then hold.
 func lockAccount(ctx context.Context, tx *ent.Tx, dialectName string, actID int64) error {
-	if err := tx.Account.Create().SetID(actID).OnConflict().DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
-		return fmt.Errorf("record account: %w", err)
+	if err := recordAccount(ctx, tx, actID); err != nil {
+		return err
 	}
 	if dialectName != dialect.Postgres {
 		return nil
@@ -123,3 +123,11 @@ func newID(prefix string, at time.Time) string {
 // dbTime normalizes a time for storage: UTC and microseconds, the precision PostgreSQL keeps,
 // so values read back compare equal to the ones written (feed cursors rely on it).
 func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// recordAccount creates the account row unless it exists.
+func recordAccount(ctx context.Context, tx *ent.Tx, actID int64) error {
+	if err := tx.Account.Create().SetID(actID).OnConflict().DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
+		return fmt.Errorf("record account: %w", err)
+	}
+	return nil
+}

@@ -231,8 +231,8 @@ func ensureAccounts(ctx context.Context, tx *ent.Tx, actIDs map[int64]int) error
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		if err := tx.Account.Create().SetID(id).OnConflict().DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
-			return fmt.Errorf("record account: %w", err)
+		if err := recordAccount(ctx, tx, id); err != nil {
+			return err
 		}
 		if err := tx.AppBinding.Create().SetActID(id).SetAppID(actIDs[id]).OnConflict().DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
 			return fmt.Errorf("record app binding: %w", err)
