@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,55 +45,8 @@ import (
 	"github.com/springwallet/wallet/web"
 )
 
-// config is the process's configuration, read from the environment (see the README).
-type config struct {
-	Port        string
-	DatabaseURL string
-	RedisURL    string
-	JWTSecret   string
-	TokenKey    string
-	DataDir     string
-	// Seed creates demo data on an empty database.
-	Seed bool
-	// Withdraw bounds withdrawals (WALLET_WITHDRAW_MIN, _MAX, _DAILY, in fen).
-	Withdraw wallet.WithdrawLimits
-	// RateLimitOff turns request rate limits off (WALLET_RATE_LIMIT=off).
-	RateLimitOff bool
-	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
-	PayoutLatency     time.Duration
-	PayoutFailureRate float64
-}
-
-func configFromEnv() config {
-	c := config{
-		Port:          os.Getenv("PORT"),
-		DatabaseURL:   os.Getenv("DATABASE_URL"),
-		RedisURL:      os.Getenv("REDIS_URL"),
-		JWTSecret:     os.Getenv("WALLET_JWT_SECRET"),
-		TokenKey:      os.Getenv("WALLET_TOKEN_KEY"),
-		DataDir:       "data",
-		Seed:          os.Getenv("WALLET_DEMO_DATA") != "off",
-		PayoutLatency: 500 * time.Millisecond,
-		RateLimitOff:  os.Getenv("WALLET_RATE_LIMIT") == "off",
-	}
-	if d, err := time.ParseDuration(os.Getenv("WALLET_PAYOUT_LATENCY")); err == nil && d >= 0 {
-		c.PayoutLatency = d
-	}
-	if f, err := strconv.ParseFloat(os.Getenv("WALLET_PAYOUT_FAILURE_RATE"), 64); err == nil && f >= 0 && f <= 1 {
-		c.PayoutFailureRate = f
-	}
-	c.Withdraw = wallet.DefaultWithdrawLimits()
-	for env, dst := range map[string]*int64{"WALLET_WITHDRAW_MIN": &c.Withdraw.Min, "WALLET_WITHDRAW_MAX": &c.Withdraw.Max, "WALLET_WITHDRAW_DAILY": &c.Withdraw.Daily} {
-		if n, err := strconv.ParseInt(os.Getenv(env), 10, 64); err == nil && n > 0 {
-			*dst = n
-		}
-	}
-	if c.Port == "" {
-		c.Port = "8080"
-	}
-	return c
-}
-
+// main prints a development token (`token ...`) or runs the server, refusing to start when
+// the configuration is invalid.
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if len(os.Args) > 1 && os.Args[1] == "token" {
@@ -104,9 +56,15 @@ func main() {
 		}
 		return
 	}
+	cfg, err := configFromEnv()
+	if err != nil {
+		// Refuse to start rather than run on defaults nobody chose; 2, like a usage error.
+		log.Error("invalid configuration, not starting", "err", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, configFromEnv(), log); err != nil {
+	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("wallet server stopped", "err", err)
 		os.Exit(1)
 	}

@@ -431,9 +431,13 @@ func TestZeroSetupStart(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	t.Setenv("PORT", port)
+	cfg, err := configFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, configFromEnv(), slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	base := "http://127.0.0.1:" + port
 	waitStatus(t, base+"/readyz", 200, 10*time.Second)
 	for _, f := range []string{"data/wallet.db", "data/token.key"} {
@@ -523,12 +527,15 @@ func TestWithdrawLimitsAreConfigurable(t *testing.T) {
 	t.Setenv("WALLET_WITHDRAW_MIN", "100")
 	t.Setenv("WALLET_WITHDRAW_MAX", "200")
 	t.Setenv("WALLET_WITHDRAW_DAILY", "300")
-	c := configFromEnv()
+	c, err := configFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.Withdraw.Min != 100 || c.Withdraw.Max != 200 || c.Withdraw.Daily != 300 {
 		t.Fatalf("limits = %+v", c.Withdraw)
 	}
 	t.Setenv("WALLET_WITHDRAW_MIN", "")
-	if c := configFromEnv(); c.Withdraw.Min != 10 {
-		t.Fatalf("default minimum = %d, want 10", c.Withdraw.Min)
+	if c, err := configFromEnv(); err != nil || c.Withdraw.Min != 10 {
+		t.Fatalf("default minimum = %d, %v; want 10", c.Withdraw.Min, err)
 	}
 }
