@@ -91,13 +91,14 @@ func TestAdminRoleMatrixAndAuditPerMutation(t *testing.T) {
 }
 
 // TestPhaseChangeAtTheBoundaryIsolatesData moves a parent activity from its GRAY child to its
-// PRODUCTION child at a boundary seconds ahead, through the APIs alone: the same order
-// number is a new reward in the new phase, and each phase's wallet holds only its own.
+// PRODUCTION child at a boundary an hour ahead (the server's clock jumps there), through the
+// APIs alone: the same order number is a new reward in the new phase, and each phase's wallet
+// holds only its own.
 func TestPhaseChangeAtTheBoundaryIsolatesData(t *testing.T) {
 	s := newTestServer(t)
 	adm, issuer, user := mint(t, 1, "admin"), mint(t, 1, "issuer"), mint(t, 991)
-	now := time.Now().UTC().Truncate(time.Second)
-	boundary := now.Add(4 * time.Second) // room for the setup on a slow machine
+	now := s.clock.Now().UTC().Truncate(time.Second)
+	boundary := now.Add(time.Hour) // the test moves the server's clock there
 	up := func(id, parent, phase string, from, to time.Time) {
 		in := map[string]any{"id": id, "name": id, "phase": phase, "startsAt": from.Format(time.RFC3339), "endsAt": to.Format(time.RFC3339)}
 		if parent != "" {
@@ -105,9 +106,9 @@ func TestPhaseChangeAtTheBoundaryIsolatesData(t *testing.T) {
 		}
 		must(t, s.admin(t, adm, `mutation($in: ActivityInput!) { upsertActivity(input: $in) { id } }`, map[string]any{"in": in}))
 	}
-	up("cny", "", "PRODUCTION", now.Add(-time.Hour), now.Add(time.Hour))
+	up("cny", "", "PRODUCTION", now.Add(-time.Hour), now.Add(3*time.Hour))
 	up("cny-gray", "cny", "GRAY", now.Add(-time.Hour), boundary)
-	up("cny-prod", "cny", "PRODUCTION", boundary, now.Add(time.Hour))
+	up("cny-prod", "cny", "PRODUCTION", boundary, now.Add(3*time.Hour))
 	must(t, s.admin(t, adm, `mutation { upsertScene(input: {id: "rain", activityId: "cny", awardType: CASH, budgetTotal: 100000}) { id } }`, nil))
 	vars := map[string]any{"in": map[string]any{"actId": 991, "appId": 1, "activityId": "cny", "sceneId": "rain", "rainId": 1, "awardType": "CASH", "stage": 0, "amount": 30}}
 	must(t, s.query(t, issuer, issueMutation, vars))
@@ -115,7 +116,7 @@ func TestPhaseChangeAtTheBoundaryIsolatesData(t *testing.T) {
 	if w["activity"].(map[string]any)["phase"] != "GRAY" || num(w["balance"]) != 30 {
 		t.Fatalf("before the boundary: %v", w)
 	}
-	time.Sleep(time.Until(boundary) + 100*time.Millisecond)
+	s.clock.Advance(boundary.Sub(s.clock.Now()) + 100*time.Millisecond)
 	again := must(t, s.query(t, issuer, issueMutation, vars))["issueReward"].(map[string]any)
 	if again["replayed"] != false {
 		t.Fatalf("the same order after the boundary = %v, want a new reward in the new phase", again)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 )
 
 // config is the process's configuration, read from the environment (see the README).
@@ -29,12 +29,15 @@ type config struct {
 	// Seed creates demo data on an empty database.
 	Seed bool
 	// Withdraw bounds withdrawals (WALLET_WITHDRAW_MIN, _MAX, _DAILY, in fen).
-	Withdraw wallet.WithdrawLimits
+	Withdraw withdraw.Limits
 	// RateLimitOff turns request rate limits off (WALLET_RATE_LIMIT=off).
 	RateLimitOff bool
 	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
 	PayoutLatency     time.Duration
 	PayoutFailureRate float64
+	// Now is the one clock every part of the service reads (not from the environment: tests
+	// set it to move time instead of sleeping; nil is time.Now).
+	Now func() time.Time
 }
 
 // configFromEnv reads the configuration from the process environment (see configFrom).
@@ -55,7 +58,7 @@ func configFrom(getenv func(string) string) (config, error) {
 		TokenKey:      getenv("WALLET_TOKEN_KEY"),
 		DataDir:       "data",
 		Seed:          true,
-		Withdraw:      wallet.DefaultWithdrawLimits(),
+		Withdraw:      withdraw.DefaultLimits(),
 		PayoutLatency: 500 * time.Millisecond,
 	}
 	var errs []error
@@ -128,7 +131,7 @@ func envFen(getenv func(string) string, name string, dst *int64) error {
 
 // checkLimitOrder reports withdrawal limits that contradict each other: a minimum above the
 // maximum would refuse every withdrawal, a maximum above the daily limit could never be used.
-func checkLimitOrder(getenv func(string) string, l wallet.WithdrawLimits) error {
+func checkLimitOrder(getenv func(string) string, l withdraw.Limits) error {
 	describe := func(name string, n int64) string {
 		if v := getenv(name); v != "" {
 			return fmt.Sprintf("%s=%q", name, v)

@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,11 +36,15 @@ import (
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/counter"
+	"github.com/springwallet/wallet/services/feed"
+	"github.com/springwallet/wallet/services/lifecycle"
 	"github.com/springwallet/wallet/services/reconcile"
+	"github.com/springwallet/wallet/services/redpacket"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
 	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 	"github.com/springwallet/wallet/web"
 )
 
@@ -95,73 +98,55 @@ func tokenCommand(args []string, out *os.File) error {
 
 // app is the wired service: everything one process runs.
 type app struct {
-	cfg      config
-	log      *slog.Logger
-	db       *store.DB
-	rdb      redis.UniversalClient
-	mini     *miniredis.Miniredis
-	signer   *token.Signer
-	catalog  *activity.Catalog
-	wallet   *wallet.Service
-	switches *switches.Board
-	counter  *counter.Counter
-	limits   *ratelimit.Policy
-	breakers *breaker.Registry
-	announce *announce.Service
-	payouts  wallet.PayoutProvider
-	reg      *prometheus.Registry
-	ready    atomic.Bool
-	workers  sync.WaitGroup
-	stop     context.CancelFunc
+	cfg         config
+	log         *slog.Logger
+	now         func() time.Time
+	db          *store.DB
+	rdb         redis.UniversalClient
+	mini        *miniredis.Miniredis
+	signer      *token.Signer
+	catalog     *activity.Catalog
+	switches    *switches.Board
+	counter     *counter.Counter
+	limits      *ratelimit.Policy
+	breakers    *breaker.Registry
+	wallet      *wallet.Service
+	withdrawals *withdraw.Service
+	redpackets  *redpacket.Service
+	feed        *feed.Service
+	announce    *announce.Service
+	reconcile   *reconcile.Service
+	reg         *prometheus.Registry
+	ready       atomic.Bool
+	workers     *lifecycle.Group
 }
 
+// shutdownTimeout bounds how long stopping waits for the background workers (the settlement
+// batch and payouts in hand carry deadlines of their own, shorter than this).
+const shutdownTimeout = 40 * time.Second
+
+// newApp connects to the database and Redis and wires every service, in dependency order:
+// this function is the wiring diagram of the service.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a := &app{cfg: cfg, log: log, now: now, reg: prometheus.NewRegistry(), workers: lifecycle.NewGroup(log)}
 	if cfg.JWTSecret == "" {
 		log.Warn("WALLET_JWT_SECRET is unset: using the public development secret; never do this in production")
 		a.cfg.JWTSecret = auth.DevSecret
 	}
-	var err error
-	if a.rdb, a.mini, err = openRedis(cfg.RedisURL); err != nil {
-		return nil, err
-	}
-	if a.mini != nil {
-		log.Warn("REDIS_URL is unset: using an in-process Redis; its data lives only as long as this process")
-	}
-	if a.db, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
-		a.closeRedis()
-		return nil, err
-	}
-	if a.signer, err = token.LoadSigner(cfg.TokenKey, filepath.Join(cfg.DataDir, "token.key")); err != nil {
+	if err := a.open(ctx); err != nil {
 		a.close()
 		return nil, err
 	}
-	a.catalog = activity.NewCatalog(a.db, time.Now)
-	wcfg := wallet.DefaultConfig()
-	if cfg.Withdraw.Day != nil {
-		wcfg.Withdraw = cfg.Withdraw
-	}
-	a.wallet = wallet.New(a.db, a.rdb, a.catalog, a.signer, time.Now, log, wcfg)
-	a.switches = switches.New(a.db, a.rdb, log, time.Now)
-	if err := a.switches.Load(ctx); err != nil {
+	if err := a.wire(ctx); err != nil {
 		a.close()
 		return nil, err
 	}
-	a.wallet.SetSwitches(a.switches)
-	a.counter = counter.New(a.rdb, log, time.Second)
-	a.wallet.SetCounter(a.counter)
-	a.limits = ratelimit.DefaultPolicy(ratelimit.New(a.rdb, log))
-	a.limits.Off = cfg.RateLimitOff
-	if cfg.RateLimitOff {
-		log.Warn("WALLET_RATE_LIMIT=off: request rate limits are off (budgets and money limits stay)")
-	}
-	a.wallet.SetSceneLimiter(a.limits)
-	a.breakers = breaker.NewRegistry(a.reg)
-	a.wallet.SetBreakers(a.breakers)
-	a.announce = announce.New(a.db, a.catalog, a.switches, log, time.Now)
-	a.payouts = wallet.NewSimulatedProvider(cfg.PayoutLatency, cfg.PayoutFailureRate)
 	if cfg.Seed {
-		if err := seedDemo(ctx, a.db, a.catalog, time.Now()); err != nil {
+		if err := seedDemo(ctx, a.db, a.catalog, now()); err != nil {
 			a.close()
 			return nil, fmt.Errorf("demo data: %w", err)
 		}
@@ -171,6 +156,61 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallet_switch_config_version", Help: "The switchboard version this instance runs."},
 			func() float64 { return float64(a.switches.Version()) }))
 	return a, nil
+}
+
+// open connects to Redis and the database and loads the token key.
+func (a *app) open(ctx context.Context) error {
+	var err error
+	if a.rdb, a.mini, err = openRedis(a.cfg.RedisURL); err != nil {
+		return err
+	}
+	if a.mini != nil {
+		a.log.Warn("REDIS_URL is unset: using an in-process Redis; its data lives only as long as this process")
+	}
+	if a.db, err = store.Open(ctx, a.cfg.DatabaseURL); err != nil {
+		return err
+	}
+	a.signer, err = token.LoadSigner(a.cfg.TokenKey, filepath.Join(a.cfg.DataDir, "token.key"))
+	return err
+}
+
+// wire builds the services on the open connections: the shared parts first (activities,
+// switches, counters, limits, breakers), then the reward core, then the features built on it.
+func (a *app) wire(ctx context.Context) error {
+	log, now := a.log, a.now
+	a.catalog = activity.NewCatalog(a.db, now)
+	a.switches = switches.New(a.db, a.rdb, log, now)
+	if err := a.switches.Load(ctx); err != nil {
+		return err
+	}
+	a.counter = counter.New(a.rdb, log, time.Second)
+	a.limits = ratelimit.DefaultPolicy(ratelimit.New(a.rdb, log))
+	a.limits.Off = a.cfg.RateLimitOff
+	if a.cfg.RateLimitOff {
+		log.Warn("WALLET_RATE_LIMIT=off: request rate limits are off (budgets and money limits stay)")
+	}
+	a.breakers = breaker.NewRegistry(a.reg)
+	var err error
+	if a.wallet, err = wallet.New(wallet.Deps{DB: a.db, Redis: a.rdb, Catalog: a.catalog, Signer: a.signer, Switches: a.switches,
+		Counter: a.counter, Scenes: a.limits, Now: now, Log: log, Config: wallet.DefaultConfig()}); err != nil {
+		return err
+	}
+	wcfg := withdraw.DefaultConfig()
+	wcfg.Limits = a.cfg.Withdraw
+	if a.withdrawals, err = withdraw.New(withdraw.Deps{DB: a.db, Settler: a.wallet, Switches: a.switches, Breakers: a.breakers,
+		Provider: withdraw.NewSimulatedProvider(a.cfg.PayoutLatency, a.cfg.PayoutFailureRate), Now: now, Log: log, Config: wcfg}); err != nil {
+		return err
+	}
+	if a.redpackets, err = redpacket.New(redpacket.Deps{DB: a.db, Redis: a.rdb, Settler: a.wallet, Switches: a.switches, Now: now, Log: log,
+		Config: redpacket.DefaultConfig()}); err != nil {
+		return err
+	}
+	if a.feed, err = feed.New(feed.Deps{DB: a.db, Rewards: a.wallet, Switches: a.switches, Breakers: a.breakers, Log: log}); err != nil {
+		return err
+	}
+	a.announce = announce.New(a.db, a.catalog, a.switches, log, now)
+	a.reconcile = reconcile.New(a.db, a.wallet, a.catalog, now, log, reconcile.DefaultConfig())
+	return nil
 }
 
 // openRedis connects to REDIS_URL: one address is a single Redis, several comma-separated
@@ -201,30 +241,24 @@ func openRedis(raw string) (redis.UniversalClient, *miniredis.Miniredis, error) 
 	return redis.NewClient(opt), nil, nil
 }
 
-// start runs the background work: settlement, readiness checks, switch updates, the hot
-// counter, payouts and red-packet expiry.
+// start runs the background workers, every one through the same lifecycle: settlement and
+// its sweeper, readiness checks, switch updates, the hot counter, payouts and red-packet
+// expiry.
 func (a *app) start(ctx context.Context) {
-	ctx, a.stop = context.WithCancel(ctx)
-	worker := a.wallet.NewWorker()
-	for _, run := range []func(context.Context){
-		worker.Run,
-		a.watchReadiness,
-		a.switches.Run,
-		a.counter.Run,
-		func(ctx context.Context) { a.wallet.RunPayouts(ctx, a.payouts) },
-		func(ctx context.Context) { a.wallet.RunRedPacketExpiry(ctx, 10*time.Second) },
-	} {
-		a.workers.Add(1)
-		go func() {
-			defer a.workers.Done()
-			run(ctx)
-		}()
-	}
+	a.workers.Start(ctx, map[string]lifecycle.Worker{
+		"settlement":       a.wallet.Settler(),
+		"sweeper":          a.wallet.Sweeper(),
+		"readiness":        lifecycle.Func(a.watchReadiness),
+		"switches":         a.switches,
+		"counter":          a.counter,
+		"payouts":          a.withdrawals.Payouts(),
+		"redpacket-expiry": a.redpackets.Expiry(),
+	})
 }
 
 // watchReadiness keeps readyz current: it probes the database and Redis every second, so
 // losing either shows within about 3 s and their return within about 2 s.
-func (a *app) watchReadiness(ctx context.Context) {
+func (a *app) watchReadiness(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -239,18 +273,18 @@ func (a *app) watchReadiness(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
 }
 
-// shutdown stops the background work, letting the settlement batch in hand finish.
+// shutdown stops the background work, letting the work in hand finish within
+// shutdownTimeout.
 func (a *app) shutdown() {
-	if a.stop != nil {
-		a.stop()
+	if err := a.workers.Stop(shutdownTimeout); err != nil {
+		a.log.Error("shutdown", "err", err)
 	}
-	a.workers.Wait()
 }
 
 func (a *app) close() {
@@ -275,10 +309,13 @@ func (a *app) handler() http.Handler {
 	verifier := auth.NewVerifier(a.cfg.JWTSecret)
 	metrics := gqlhttp.NewMetrics(a.reg)
 	mux := http.NewServeMux()
-	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(graph.NewSchema(a.wallet, a.announce, time.Now),
+	walletSchema := graph.NewSchema(graph.Deps{Wallet: a.wallet, Withdrawals: a.withdrawals, RedPackets: a.redpackets, Feed: a.feed,
+		Catalog: a.catalog, Announcements: a.announce, Now: a.now})
+	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(walletSchema,
 		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits, Redis: a.rdb, Switches: a.switches})))
-	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Announce: a.announce,
-		Breakers: a.breakers, Reconcile: reconcile.New(a.db, a.wallet, time.Now, a.log, reconcile.DefaultConfig())}),
+	adminSchema := admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Announce: a.announce,
+		Breakers: a.breakers, Reconcile: a.reconcile})
+	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(adminSchema,
 		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier, Switches: a.switches})))
 	pg := http.NewServeMux()
 	web.Mount(pg, "/playground", "Wallet GraphQL playground", "/query")
@@ -324,7 +361,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer a.close()
-	a.start(context.WithoutCancel(ctx))
+	a.start(context.Background()) // the workers stop in shutdown, after the HTTP server
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

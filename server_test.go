@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,29 @@ const testSecret = "test-secret-for-http-tests"
 type testServer struct {
 	*httptest.Server
 	app *app
+	// clock is the server's one clock: wall time plus an offset a test may move forward.
+	clock *testClock
+}
+
+// testClock runs with the wall clock (background work keeps its pace) and can jump ahead, so
+// a test crosses a time boundary without waiting for it.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the server's time.
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the server's time forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 // newTestServer runs the whole service against real Redis (its own database) and a fresh
@@ -38,7 +62,9 @@ func newTestServer(t testing.TB) *testServer {
 	if serverOnPostgres {
 		dbURL = testenv.PostgresDatabase(t)
 	}
-	cfg := config{DatabaseURL: dbURL, RedisURL: testenv.RedisURL(testenv.DBServer), JWTSecret: testSecret, DataDir: t.TempDir(), Seed: true}
+	clk := &testClock{}
+	cfg := config{DatabaseURL: dbURL, RedisURL: testenv.RedisURL(testenv.DBServer), JWTSecret: testSecret, DataDir: t.TempDir(), Seed: true,
+		Now: clk.Now}
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +72,7 @@ func newTestServer(t testing.TB) *testServer {
 	a.start(context.Background())
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(func() { srv.Close(); a.close() })
-	return &testServer{Server: srv, app: a}
+	return &testServer{Server: srv, app: a, clock: clk}
 }
 
 func mint(t testing.TB, actID int64, roles ...string) string {

@@ -10,7 +10,7 @@ import (
 )
 
 func switchModel(st switches.State) *model.Switch {
-	m := &model.Switch{Name: st.Name, Enabled: st.Enabled, Description: st.Description, Category: st.Category,
+	m := &model.Switch{Name: string(st.Name), Enabled: st.Enabled, Description: st.Description, Category: st.Category,
 		Default: st.Default, UpdatedBy: st.UpdatedBy, Reason: st.Reason}
 	if !st.UpdatedAt.IsZero() {
 		at := st.UpdatedAt

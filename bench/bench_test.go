@@ -12,16 +12,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/springwallet/wallet/internal/testenv"
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/breaker"
+	"github.com/springwallet/wallet/services/counter"
+	"github.com/springwallet/wallet/services/feed"
 	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
 	"github.com/springwallet/wallet/services/wallet"
 )
 
 const activityID = "bench"
 
-func setup(b *testing.B) (*wallet.Service, *store.DB) {
+// stack is the reward core and the feed, wired as server.go wires them.
+type stack struct {
+	*wallet.Service
+	live *activity.Live
+	feed *feed.Service
+}
+
+// Feed reads one feed page of the benchmark's activity.
+func (s *stack) Feed(ctx context.Context, actID int64, first int, after string) (*feed.Page, error) {
+	return s.feed.Page(ctx, s.live, actID, first, after)
+}
+
+func setup(b *testing.B) (*stack, *store.DB) {
 	b.Helper()
 	ctx := context.Background()
 	db := testenv.SQLite(b)
@@ -38,8 +56,22 @@ func setup(b *testing.B) (*wallet.Service, *store.DB) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := wallet.New(db, rdb, cat, signer, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), wallet.DefaultConfig())
-	return s, db
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sw := switches.AllOn()
+	s, err := wallet.New(wallet.Deps{DB: db, Redis: rdb, Catalog: cat, Signer: signer, Switches: sw, Counter: counter.New(rdb, log, time.Second),
+		Scenes: wallet.NoSceneLimits{}, Now: time.Now, Log: log, Config: wallet.DefaultConfig()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := feed.New(feed.Deps{DB: db, Rewards: s, Switches: sw, Breakers: breaker.NewRegistry(prometheus.NewRegistry()), Log: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	live, err := cat.Resolve(ctx, activityID, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &stack{Service: s, live: live, feed: f}, db
 }
 
 func in(actID int64, rain int) wallet.IssueInput {
@@ -90,7 +122,7 @@ func BenchmarkSettle(b *testing.B) {
 	}
 	b.ResetTimer()
 	for acct := int64(1); acct <= int64(b.N/100+1); acct++ {
-		if _, err := s.ForceSettle(ctx, activityID, acct); err != nil {
+		if _, err := s.ForceSettle(ctx, s.live, acct); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -106,7 +138,7 @@ func BenchmarkWallet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if _, err := s.ForceSettle(ctx, activityID, 7); err != nil {
+	if _, err := s.ForceSettle(ctx, s.live, 7); err != nil {
 		b.Fatal(err)
 	}
 	for i := 50; i < 60; i++ {
@@ -117,7 +149,7 @@ func BenchmarkWallet(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Wallet(ctx, activityID, 7); err != nil {
+			if _, err := s.Wallet(ctx, s.live, 7); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -134,7 +166,7 @@ func BenchmarkFeed10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		if i%500 == 499 {
-			if _, err := s.ForceSettle(ctx, activityID, 9); err != nil {
+			if _, err := s.ForceSettle(ctx, s.live, 9); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -142,7 +174,7 @@ func BenchmarkFeed10k(b *testing.B) {
 	// Find a cursor 9,000 items deep.
 	after := ""
 	for range 90 {
-		p, err := s.Feed(ctx, activityID, 9, 100, after)
+		p, err := s.Feed(ctx, 9, 100, after)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -151,7 +183,7 @@ func BenchmarkFeed10k(b *testing.B) {
 	for _, c := range []struct{ name, after string }{{"first-page", ""}, {"page-91", after}} {
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
-				p, err := s.Feed(ctx, activityID, 9, 20, c.after)
+				p, err := s.Feed(ctx, 9, 20, c.after)
 				if err != nil || len(p.Items) != 20 || len(p.Degraded) != 0 {
 					b.Fatal(fmt.Sprint(err, len(p.Items), p.Degraded))
 				}

@@ -15,7 +15,7 @@ func (r *Resolver) walletFeed(ctx context.Context, activityID string, first int,
 	if after != nil {
 		cursor = *after
 	}
-	page, err := r.wallet.Feed(ctx, live.ID, p.ActID, first, cursor)
+	page, err := r.feed.Page(ctx, live, p.ActID, first, cursor)
 	if err != nil {
 		return nil, err
 	}

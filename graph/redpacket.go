@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/springwallet/wallet/graph/model"
-	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/redpacket"
 )
 
 // sendRedPacket sends a red packet from the caller's wallet in the live child of the given
@@ -14,8 +14,8 @@ func (r *Resolver) sendRedPacket(ctx context.Context, input model.SendRedPacketI
 	if err != nil {
 		return nil, err
 	}
-	rp, replayed, err := r.wallet.SendRedPacket(ctx, wallet.SendRedPacketInput{
-		ActivityID: live.ID, ActID: p.ActID, TotalAmount: input.TotalAmount, Count: input.Count,
+	rp, replayed, err := r.redpackets.Send(ctx, redpacket.SendInput{
+		Live: live, ActID: p.ActID, TotalAmount: input.TotalAmount, Count: input.Count,
 		Mode: string(input.Mode), Greeting: input.Greeting, RequestID: input.RequestID,
 	})
 	if err != nil {
@@ -35,14 +35,14 @@ func (r *Resolver) grabRedPacket(ctx context.Context, id string) (*model.GrabRed
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.wallet.GrabRedPacket(ctx, id, p.ActID)
+	res, err := r.redpackets.Grab(ctx, id, p.ActID)
 	if err != nil {
 		return nil, err
 	}
 	return &model.GrabRedPacketPayload{Amount: res.Amount, RedPacket: redPacketModel(res.RedPacket)}, nil
 }
 
-func redPacketModel(p *wallet.RedPacket) *model.RedPacket {
+func redPacketModel(p *redpacket.RedPacket) *model.RedPacket {
 	return &model.RedPacket{
 		ID: p.ID, TotalAmount: p.TotalAmount, Count: p.Count, RemainingCount: p.RemainingCount,
 		RemainingAmount: p.RemainingAmount, Greeting: p.Greeting, Mode: model.RedPacketMode(p.Mode), ExpiresAt: p.ExpiresAt,

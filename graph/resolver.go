@@ -13,20 +13,38 @@ import (
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/announce"
 	"github.com/springwallet/wallet/services/auth"
+	"github.com/springwallet/wallet/services/feed"
+	"github.com/springwallet/wallet/services/redpacket"
 	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 )
 
 // Resolver holds the services the wallet schema uses.
 type Resolver struct {
-	wallet   *wallet.Service
-	catalog  *activity.Catalog
-	announce *announce.Service
-	now      func() time.Time
+	wallet      *wallet.Service
+	withdrawals *withdraw.Service
+	redpackets  *redpacket.Service
+	feed        *feed.Service
+	catalog     *activity.Catalog
+	announce    *announce.Service
+	now         func() time.Time
+}
+
+// Deps are the services the wallet schema resolves with; every field is required.
+type Deps struct {
+	Wallet        *wallet.Service
+	Withdrawals   *withdraw.Service
+	RedPackets    *redpacket.Service
+	Feed          *feed.Service
+	Catalog       *activity.Catalog
+	Announcements *announce.Service
+	Now           func() time.Time
 }
 
 // NewSchema returns the executable wallet schema.
-func NewSchema(w *wallet.Service, an *announce.Service, now func() time.Time) graphql.ExecutableSchema {
-	r := &Resolver{wallet: w, catalog: w.Catalog(), announce: an, now: now}
+func NewSchema(d Deps) graphql.ExecutableSchema {
+	r := &Resolver{wallet: d.Wallet, withdrawals: d.Withdrawals, redpackets: d.RedPackets, feed: d.Feed, catalog: d.Catalog,
+		announce: d.Announcements, now: d.Now}
 	var cost generated.ComplexityRoot
 	// A connection costs its page size times its selection. first is clamped to its valid
 	// range here so that an out-of-range first reaches the resolver as BAD_USER_INPUT.
@@ -77,7 +95,7 @@ func (r *Resolver) callerIn(ctx context.Context, activityID string) (*auth.Princ
 
 // liveWallet resolves the activity and reads the caller's wallet in it.
 func (r *Resolver) liveWallet(ctx context.Context, live *activity.Live, actID int64) (*model.Wallet, error) {
-	b, err := r.wallet.Wallet(ctx, live.ID, actID)
+	b, err := r.wallet.Wallet(ctx, live, actID)
 	if err != nil {
 		return nil, err
 	}

@@ -10,75 +10,7 @@ import (
 
 	"github.com/springwallet/wallet/graph/generated"
 	"github.com/springwallet/wallet/graph/model"
-	"github.com/springwallet/wallet/services/auth"
-	"github.com/springwallet/wallet/services/wallet"
 )
-
-// IssueReward is the resolver for the issueReward field.
-func (r *mutationResolver) IssueReward(ctx context.Context, input model.IssueRewardInput) (*model.IssueRewardPayload, error) {
-	res, err := r.wallet.Issue(ctx, wallet.IssueInput{
-		ActID: input.ActID, AppID: input.AppID, ActivityID: input.ActivityID, SceneID: input.SceneID,
-		RainID: input.RainID, AwardType: string(input.AwardType), Stage: input.Stage, Amount: input.Amount,
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := &model.IssueRewardPayload{OrderNo: res.OrderNo, Status: model.RewardStatus(res.Status), Replayed: res.Replayed}
-	if res.Token != "" {
-		out.Token = &res.Token
-	}
-	return out, nil
-}
-
-// ForceSettle is the resolver for the forceSettle field.
-func (r *mutationResolver) ForceSettle(ctx context.Context, activityID string) (*model.ForceSettlePayload, error) {
-	p, live, err := r.callerIn(ctx, activityID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.wallet.SettleOnDemand(ctx, live.ID, p.ActID)
-	if err != nil {
-		return nil, err
-	}
-	w, err := r.liveWallet(ctx, live, p.ActID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.ForceSettlePayload{SettledCount: res.Count, SettledAmount: res.Amount, Wallet: w}, nil
-}
-
-// Withdraw is the resolver for the withdraw field.
-func (r *mutationResolver) Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error) {
-	return r.withdraw(ctx, input)
-}
-
-// SendRedPacket is the resolver for the sendRedPacket field.
-func (r *mutationResolver) SendRedPacket(ctx context.Context, input model.SendRedPacketInput) (*model.SendRedPacketPayload, error) {
-	return r.sendRedPacket(ctx, input)
-}
-
-// GrabRedPacket is the resolver for the grabRedPacket field.
-func (r *mutationResolver) GrabRedPacket(ctx context.Context, id string) (*model.GrabRedPacketPayload, error) {
-	return r.grabRedPacket(ctx, id)
-}
-
-// RedeemToken is the resolver for the redeemToken field.
-func (r *mutationResolver) RedeemToken(ctx context.Context, token string) (*model.RedeemTokenPayload, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// An issuer may hand back any account's token; a user only their own.
-	only := p.ActID
-	if p.Has(auth.RoleIssuer) {
-		only = 0
-	}
-	res, err := r.wallet.Redeem(ctx, token, only)
-	if err != nil {
-		return nil, err
-	}
-	return &model.RedeemTokenPayload{OrderNo: res.OrderNo, Replayed: res.Replayed, Status: model.RewardStatus(res.Status)}, nil
-}
 
 // Wallet is the resolver for the wallet field.
 func (r *queryResolver) Wallet(ctx context.Context, activityID string) (*model.Wallet, error) {
@@ -87,42 +19,6 @@ func (r *queryResolver) Wallet(ctx context.Context, activityID string) (*model.W
 		return nil, err
 	}
 	return r.liveWallet(ctx, live, p.ActID)
-}
-
-// WalletFeed is the resolver for the walletFeed field.
-func (r *queryResolver) WalletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error) {
-	return r.walletFeed(ctx, activityID, first, after)
-}
-
-// Withdrawal is the resolver for the withdrawal field.
-func (r *queryResolver) Withdrawal(ctx context.Context, id string) (*model.Withdrawal, error) {
-	return r.withdrawal(ctx, id)
-}
-
-// Announcements is the resolver for the announcements field.
-func (r *queryResolver) Announcements(ctx context.Context, activityID string) ([]*model.Announcement, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live := r.announce.Live(ctx, activityID, p.AppID)
-	out := make([]*model.Announcement, len(live))
-	for i, a := range live {
-		out[i] = &model.Announcement{ID: a.ID, Title: a.Title, Body: a.Body, Priority: a.Priority, StartsAt: a.StartsAt, EndsAt: a.EndsAt}
-	}
-	return out, nil
-}
-
-// HasReward is the resolver for the hasReward field.
-func (r *queryResolver) HasReward(ctx context.Context, activityID string, sceneID string) (bool, error) {
-	p, live, err := r.callerIn(ctx, activityID)
-	if err != nil {
-		return false, err
-	}
-	if _, err := r.catalog.Scene(ctx, &live.Activity, sceneID); err != nil {
-		return false, err
-	}
-	return r.wallet.HasReward(ctx, live.ID, p.ActID, sceneID)
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -4,10 +4,10 @@ import (
 	"context"
 
 	"github.com/springwallet/wallet/graph/model"
-	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 )
 
-func withdrawalModel(w *wallet.Withdrawal) *model.Withdrawal {
+func withdrawalModel(w *withdraw.Withdrawal) *model.Withdrawal {
 	return &model.Withdrawal{ID: w.ID, Amount: w.Amount, Status: model.WithdrawalStatus(w.Status), CreatedAt: w.CreatedAt}
 }
 
@@ -16,7 +16,7 @@ func (r *Resolver) withdraw(ctx context.Context, input model.WithdrawInput) (*mo
 	if err != nil {
 		return nil, err
 	}
-	w, replayed, err := r.wallet.Withdraw(ctx, wallet.WithdrawInput{ActivityID: live.ID, ActID: p.ActID, Amount: input.Amount, RequestID: input.RequestID})
+	w, replayed, err := r.withdrawals.Withdraw(ctx, withdraw.Input{Live: live, ActID: p.ActID, Amount: input.Amount, RequestID: input.RequestID})
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (r *Resolver) withdrawal(ctx context.Context, id string) (*model.Withdrawal
 	if err != nil {
 		return nil, err
 	}
-	w, err := r.wallet.GetWithdrawal(ctx, p.ActID, id)
+	w, err := r.withdrawals.Get(ctx, p.ActID, id)
 	if err != nil || w == nil {
 		return nil, err
 	}

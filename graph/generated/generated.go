@@ -162,19 +162,19 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type MutationResolver interface {
-	IssueReward(ctx context.Context, input model.IssueRewardInput) (*model.IssueRewardPayload, error)
-	ForceSettle(ctx context.Context, activityID string) (*model.ForceSettlePayload, error)
-	Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error)
 	SendRedPacket(ctx context.Context, input model.SendRedPacketInput) (*model.SendRedPacketPayload, error)
 	GrabRedPacket(ctx context.Context, id string) (*model.GrabRedPacketPayload, error)
+	IssueReward(ctx context.Context, input model.IssueRewardInput) (*model.IssueRewardPayload, error)
+	ForceSettle(ctx context.Context, activityID string) (*model.ForceSettlePayload, error)
 	RedeemToken(ctx context.Context, token string) (*model.RedeemTokenPayload, error)
+	Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error)
 }
 type QueryResolver interface {
 	Wallet(ctx context.Context, activityID string) (*model.Wallet, error)
-	WalletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error)
-	Withdrawal(ctx context.Context, id string) (*model.Withdrawal, error)
 	Announcements(ctx context.Context, activityID string) ([]*model.Announcement, error)
+	WalletFeed(ctx context.Context, activityID string, first int, after *string) (*model.FeedConnection, error)
 	HasReward(ctx context.Context, activityID string, sceneID string) (bool, error)
+	Withdrawal(ctx context.Context, id string) (*model.Withdrawal, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -783,20 +783,6 @@ enum Phase {
   PRODUCTION
 }
 
-enum AwardType {
-  "Money: a signed red-packet token, pending until settled into the wallet."
-  CASH
-  "A coupon, kept as an asset."
-  COUPON
-}
-
-enum RewardStatus {
-  "Issued and counted in the balance; not yet written to the ledger."
-  PENDING
-  "Written to the ledger."
-  SETTLED
-}
-
 "The (child) activity a request actually used."
 type Activity {
   id: ID!
@@ -813,7 +799,32 @@ type Wallet {
   cumulativeIncome: Int64!
 }
 
-"The sources the wallet feed merges."
+# The wallet area. Every other area has its own file in graph/schema/, which extends Query
+# and Mutation with its fields.
+type Query {
+  "The caller's wallet; a parent activity id means its live phase."
+  wallet(activityId: ID!): Wallet! @hasRole(roles: [USER])
+}
+
+type Mutation
+`, BuiltIn: false},
+	{Name: "../schema/announcements.graphql", Input: `"A notice on the wallet page."
+type Announcement {
+  id: ID!
+  title: String!
+  body: String!
+  "Higher first."
+  priority: Int!
+  startsAt: Time!
+  endsAt: Time!
+}
+
+extend type Query {
+  "Announcements live now for the caller's app, highest priority first; never an error."
+  announcements(activityId: ID!): [Announcement!]! @hasRole(roles: [USER])
+}
+`, BuiltIn: false},
+	{Name: "../schema/feed.graphql", Input: `"The sources the wallet feed merges."
 enum FeedSource {
   "Rewards, pending and settled."
   SETTLEMENT
@@ -870,96 +881,12 @@ type FeedConnection {
   degradedSources: [FeedSource!]!
 }
 
-enum WithdrawalStatus {
-  PROCESSING
-  SUCCEEDED
-  FAILED
-}
-
-type Withdrawal {
-  id: ID!
-  "Fen, > 0."
-  amount: Int64!
-  status: WithdrawalStatus!
-  createdAt: Time!
-}
-
-"A notice on the wallet page."
-type Announcement {
-  id: ID!
-  title: String!
-  body: String!
-  "Higher first."
-  priority: Int!
-  startsAt: Time!
-  endsAt: Time!
-}
-
-type Query {
-  "The caller's wallet; a parent activity id means its live phase."
-  wallet(activityId: ID!): Wallet! @hasRole(roles: [USER])
+extend type Query {
   "Rewards, withdrawals and red packets, newest first. first is 1..100."
   walletFeed(activityId: ID!, first: Int!, after: String): FeedConnection! @hasRole(roles: [USER])
-  "One of the caller's withdrawals; null when it does not exist or is someone else's."
-  withdrawal(id: ID!): Withdrawal @hasRole(roles: [USER])
-  "Announcements live now for the caller's app, highest priority first; never an error."
-  announcements(activityId: ID!): [Announcement!]! @hasRole(roles: [USER])
-  "Whether the caller holds any reward, pending or settled, of the scene."
-  hasReward(activityId: ID!, sceneId: ID!): Boolean! @hasRole(roles: [USER])
 }
-
-input IssueRewardInput {
-  actId: Int64!
-  "Which app (1..8) the reward was earned on."
-  appId: Int!
-  "The activity or its parent."
-  activityId: ID!
-  sceneId: ID!
-  rainId: Int!
-  awardType: AwardType!
-  stage: Int!
-  "Fen, > 0. For non-cash awards, the face value charged to the budget."
-  amount: Int64!
-}
-
-type IssueRewardPayload {
-  "{actId}_{sceneId}_{rainId}_{awardType}_{stage}"
-  orderNo: String!
-  "The signed red-packet token (compact JWS, EdDSA) for cash; null otherwise."
-  token: String
-  status: RewardStatus!
-  "True when this order was already issued with the same content; the first answer is returned."
-  replayed: Boolean!
-}
-
-type ForceSettlePayload {
-  settledCount: Int!
-  settledAmount: Int64!
-  wallet: Wallet!
-}
-
-type RedeemTokenPayload {
-  orderNo: String!
-  "True when the server already knew the token's order."
-  replayed: Boolean!
-  status: RewardStatus!
-}
-
-input WithdrawInput {
-  activityId: ID!
-  "Fen, within the per-withdrawal and daily limits."
-  amount: Int64!
-  "The client's idempotency key: a retry with the same key returns the same withdrawal."
-  requestId: String!
-}
-
-type WithdrawPayload {
-  withdrawal: Withdrawal!
-  wallet: Wallet!
-  replayed: Boolean!
-}
-
-enum RedPacketMode {
+`, BuiltIn: false},
+	{Name: "../schema/redpackets.graphql", Input: `enum RedPacketMode {
   "Shares of random size (each at least 1 fen)."
   RANDOM
   "Equal shares (the remainder fen go to the first shares)."
@@ -1000,19 +927,114 @@ type GrabRedPacketPayload {
   redPacket: RedPacket!
 }
 
-type Mutation {
-  "Grant a reward (activity backends). Idempotent by order number."
-  issueReward(input: IssueRewardInput!): IssueRewardPayload! @hasRole(roles: [ISSUER])
-  "Settle the caller's pending rewards now."
-  forceSettle(activityId: ID!): ForceSettlePayload! @hasRole(roles: [USER])
-  "Withdraw settled money; pending rewards are settled first."
-  withdraw(input: WithdrawInput!): WithdrawPayload! @hasRole(roles: [USER])
+extend type Mutation {
   "Send a C2C red packet from the caller's balance."
   sendRedPacket(input: SendRedPacketInput!): SendRedPacketPayload! @hasRole(roles: [USER])
   "Take one share of a red packet; once per account."
   grabRedPacket(id: ID!): GrabRedPacketPayload! @hasRole(roles: [USER])
+}
+`, BuiltIn: false},
+	{Name: "../schema/rewards.graphql", Input: `enum AwardType {
+  "Money: a signed red-packet token, pending until settled into the wallet."
+  CASH
+  "A coupon, kept as an asset."
+  COUPON
+}
+
+enum RewardStatus {
+  "Issued and counted in the balance; not yet written to the ledger."
+  PENDING
+  "Written to the ledger."
+  SETTLED
+}
+
+input IssueRewardInput {
+  actId: Int64!
+  "Which app (1..8) the reward was earned on."
+  appId: Int!
+  "The activity or its parent."
+  activityId: ID!
+  sceneId: ID!
+  rainId: Int!
+  awardType: AwardType!
+  stage: Int!
+  "Fen, > 0. For non-cash awards, the face value charged to the budget."
+  amount: Int64!
+}
+
+type IssueRewardPayload {
+  "{actId}_{sceneId}_{rainId}_{awardType}_{stage}"
+  orderNo: String!
+  "The signed red-packet token (compact JWS, EdDSA) for cash; null otherwise."
+  token: String
+  status: RewardStatus!
+  "True when this order was already issued with the same content; the first answer is returned."
+  replayed: Boolean!
+}
+
+type ForceSettlePayload {
+  settledCount: Int!
+  settledAmount: Int64!
+  wallet: Wallet!
+}
+
+type RedeemTokenPayload {
+  orderNo: String!
+  "True when the server already knew the token's order."
+  replayed: Boolean!
+  status: RewardStatus!
+}
+
+extend type Query {
+  "Whether the caller holds any reward, pending or settled, of the scene."
+  hasReward(activityId: ID!, sceneId: ID!): Boolean! @hasRole(roles: [USER])
+}
+
+extend type Mutation {
+  "Grant a reward (activity backends). Idempotent by order number."
+  issueReward(input: IssueRewardInput!): IssueRewardPayload! @hasRole(roles: [ISSUER])
+  "Settle the caller's pending rewards now."
+  forceSettle(activityId: ID!): ForceSettlePayload! @hasRole(roles: [USER])
   "Hand back a red-packet token; one the server lost is restored, never paid twice."
   redeemToken(token: String!): RedeemTokenPayload! @hasRole(roles: [USER, ISSUER])
+}
+`, BuiltIn: false},
+	{Name: "../schema/withdrawals.graphql", Input: `enum WithdrawalStatus {
+  PROCESSING
+  SUCCEEDED
+  FAILED
+}
+
+type Withdrawal {
+  id: ID!
+  "Fen, > 0."
+  amount: Int64!
+  status: WithdrawalStatus!
+  createdAt: Time!
+}
+
+input WithdrawInput {
+  activityId: ID!
+  "Fen, within the per-withdrawal and daily limits."
+  amount: Int64!
+  "The client's idempotency key: a retry with the same key returns the same withdrawal."
+  requestId: String!
+}
+
+type WithdrawPayload {
+  withdrawal: Withdrawal!
+  wallet: Wallet!
+  replayed: Boolean!
+}
+
+extend type Query {
+  "One of the caller's withdrawals; null when it does not exist or is someone else's."
+  withdrawal(id: ID!): Withdrawal @hasRole(roles: [USER])
+}
+
+extend type Mutation {
+  "Withdraw settled money; pending rewards are settled first."
+  withdraw(input: WithdrawInput!): WithdrawPayload! @hasRole(roles: [USER])
 }
 `, BuiltIn: false},
 }
@@ -2284,192 +2306,6 @@ func (ec *executionContext) fieldContext_IssueRewardPayload_replayed(_ context.C
 	return graphql.NewScalarFieldContext("IssueRewardPayload", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Mutation_issueReward(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_issueReward(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().IssueReward(ctx, fc.Args["input"].(model.IssueRewardInput))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"ISSUER"})
-				if err != nil {
-					var zeroVal *model.IssueRewardPayload
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *model.IssueRewardPayload
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, roles)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.IssueRewardPayload) graphql.Marshaler {
-			return ec.marshalNIssueRewardPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐIssueRewardPayload(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_issueReward(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_IssueRewardPayload(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_issueReward_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_forceSettle(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_forceSettle(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ForceSettle(ctx, fc.Args["activityId"].(string))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
-				if err != nil {
-					var zeroVal *model.ForceSettlePayload
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *model.ForceSettlePayload
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, roles)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ForceSettlePayload) graphql.Marshaler {
-			return ec.marshalNForceSettlePayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐForceSettlePayload(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_forceSettle(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ForceSettlePayload(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_forceSettle_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_withdraw(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_withdraw(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Withdraw(ctx, fc.Args["input"].(model.WithdrawInput))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
-				if err != nil {
-					var zeroVal *model.WithdrawPayload
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *model.WithdrawPayload
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, roles)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.WithdrawPayload) graphql.Marshaler {
-			return ec.marshalNWithdrawPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawPayload(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_withdraw(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_WithdrawPayload(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_withdraw_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _Mutation_sendRedPacket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2594,6 +2430,130 @@ func (ec *executionContext) fieldContext_Mutation_grabRedPacket(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_issueReward(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_issueReward(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().IssueReward(ctx, fc.Args["input"].(model.IssueRewardInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"ISSUER"})
+				if err != nil {
+					var zeroVal *model.IssueRewardPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.IssueRewardPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IssueRewardPayload) graphql.Marshaler {
+			return ec.marshalNIssueRewardPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐIssueRewardPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_issueReward(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IssueRewardPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_issueReward_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_forceSettle(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_forceSettle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ForceSettle(ctx, fc.Args["activityId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.ForceSettlePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ForceSettlePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ForceSettlePayload) graphql.Marshaler {
+			return ec.marshalNForceSettlePayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐForceSettlePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_forceSettle(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ForceSettlePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_forceSettle_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeemToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2650,6 +2610,68 @@ func (ec *executionContext) fieldContext_Mutation_redeemToken(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_redeemToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_withdraw(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdraw(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Withdraw(ctx, fc.Args["input"].(model.WithdrawInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.WithdrawPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.WithdrawPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WithdrawPayload) graphql.Marshaler {
+			return ec.marshalNWithdrawPayload2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdraw(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WithdrawPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdraw_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2764,130 +2786,6 @@ func (ec *executionContext) fieldContext_Query_wallet(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Query_walletFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_walletFeed(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().WalletFeed(ctx, fc.Args["activityId"].(string), fc.Args["first"].(int), fc.Args["after"].(*string))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
-				if err != nil {
-					var zeroVal *model.FeedConnection
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *model.FeedConnection
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, roles)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.FeedConnection) graphql.Marshaler {
-			return ec.marshalNFeedConnection2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Query_walletFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_FeedConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_walletFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Query_withdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_withdrawal(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Withdrawal(ctx, fc.Args["id"].(string))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
-				if err != nil {
-					var zeroVal *model.Withdrawal
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *model.Withdrawal
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, roles)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Withdrawal) graphql.Marshaler {
-			return ec.marshalOWithdrawal2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawal(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Query_withdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Withdrawal(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_withdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _Query_announcements(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2950,6 +2848,68 @@ func (ec *executionContext) fieldContext_Query_announcements(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_walletFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_walletFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WalletFeed(ctx, fc.Args["activityId"].(string), fc.Args["first"].(int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.FeedConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.FeedConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FeedConnection) graphql.Marshaler {
+			return ec.marshalNFeedConnection2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐFeedConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_walletFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeedConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_walletFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_hasReward(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3006,6 +2966,68 @@ func (ec *executionContext) fieldContext_Query_hasReward(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_hasReward_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_withdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_withdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Withdrawal(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐRoleᚄ(ctx, []any{"USER"})
+				if err != nil {
+					var zeroVal *model.Withdrawal
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Withdrawal
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Withdrawal) graphql.Marshaler {
+			return ec.marshalOWithdrawal2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋgraphᚋmodelᚐWithdrawal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_withdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Withdrawal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_withdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5414,27 +5436,6 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
-		case "issueReward":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_issueReward(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "forceSettle":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_forceSettle(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "withdraw":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_withdraw(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		case "sendRedPacket":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendRedPacket(ctx, field)
@@ -5449,9 +5450,30 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "issueReward":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_issueReward(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "forceSettle":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_forceSettle(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeemToken":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeemToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdraw":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdraw(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -5536,29 +5558,29 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_wallet(ctx, field)
 				})
-		case "walletFeed":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_walletFeed(ctx, field)
-				})
-		case "withdrawal":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_withdrawal(ctx, field)
-				})
 		case "announcements":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_announcements(ctx, field)
 				})
+		case "walletFeed":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_walletFeed(ctx, field)
+				})
 		case "hasReward":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_hasReward(ctx, field)
+				})
+		case "withdrawal":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_withdrawal(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {

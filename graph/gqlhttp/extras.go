@@ -8,30 +8,23 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/redis/go-redis/v9"
-)
 
-// Switch names that tune the GraphQL layer.
-const (
-	SwitchAPQ        = "apq"
-	SwitchCostReport = "cost.report"
+	"github.com/springwallet/wallet/services/switches"
 )
-
-// Switches tells whether a switch is on.
-type Switches interface{ Enabled(name string) bool }
 
 // apqCache keeps automatically persisted queries in Redis, so a mobile client sends a query's
 // text once to any instance and afterwards only its hash. With the apq switch off it forgets
 // nothing but answers every lookup with a miss, and clients fall back to sending full queries.
 type apqCache struct {
 	rdb redis.UniversalClient
-	sw  Switches
+	sw  switches.Reader
 	ttl time.Duration
 }
 
 func apqKey(hash string) string { return "w:apq:" + hash }
 
 func (c apqCache) Get(ctx context.Context, hash string) (string, bool) {
-	if c.sw != nil && !c.sw.Enabled(SwitchAPQ) {
+	if !c.sw.Enabled(switches.APQ) {
 		return "", false
 	}
 	q, err := c.rdb.Get(ctx, apqKey(hash)).Result()
@@ -42,7 +35,7 @@ func (c apqCache) Get(ctx context.Context, hash string) (string, bool) {
 }
 
 func (c apqCache) Add(ctx context.Context, hash, query string) {
-	if c.sw != nil && !c.sw.Enabled(SwitchAPQ) {
+	if !c.sw.Enabled(switches.APQ) {
 		return
 	}
 	c.rdb.Set(ctx, apqKey(hash), query, c.ttl) // best effort
@@ -52,10 +45,10 @@ func (c apqCache) Add(ctx context.Context, hash, query string) {
 // document was priced at before running, the cost of what it actually returned (every field
 // in the response counts 1, so an unfilled page costs less than its first), and the caller's
 // rate-limit budget.
-func costReport(sw Switches) graphql.ResponseMiddleware {
+func costReport(sw switches.Reader) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
-		if resp == nil || (sw != nil && !sw.Enabled(SwitchCostReport)) {
+		if resp == nil || !sw.Enabled(switches.CostReport) {
 			return resp
 		}
 		cost := map[string]any{"requestedQueryCost": 0, "actualQueryCost": countFields(resp.Data)}

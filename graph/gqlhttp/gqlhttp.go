@@ -31,6 +31,7 @@ import (
 	"github.com/springwallet/wallet/ratelimit"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/switches"
 )
 
 // ComplexityLimit is the most a document may cost (every field 1, a connection its first ×
@@ -54,8 +55,8 @@ type Options struct {
 	Limits *ratelimit.Policy
 	// Redis backs the automatic persisted query cache (nil: no APQ).
 	Redis redis.UniversalClient
-	// Switches turn APQ and cost reporting off (nil: on).
-	Switches Switches
+	// Switches turn APQ and cost reporting off (required).
+	Switches switches.Reader
 }
 
 // ParserTokenLimit bounds how many tokens a document may have before parsing stops: a huge
@@ -64,6 +65,9 @@ const ParserTokenLimit = 15_000
 
 // New returns the HTTP handler serving es.
 func New(es graphql.ExecutableSchema, o Options) http.Handler {
+	if o.Switches == nil || o.Log == nil || o.Metrics == nil || o.Auth == nil {
+		panic("gqlhttp.New: Options.Switches, Log, Metrics and Auth are required") // a wiring mistake
+	}
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/url"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,13 +26,16 @@ import (
 	"github.com/springwallet/wallet/services/store"
 )
 
-// Redis DB numbers, one per test package.
+// Redis DB numbers. Tests may use only 1..8, fewer than there are test packages, so packages
+// share some; Redis holds a cross-process lock on its database for the test's duration, so
+// packages that share one (go test runs packages in parallel) take turns instead of flushing
+// each other's data.
 const (
 	DBServer   = 1 // package main (HTTP end-to-end)
 	DBWallet   = 2 // services/wallet
 	DBActivity = 3 // services/reconcile
 	DBBench    = 4 // bench
-	DBAdmin    = 5
+	DBFeatures = 5 // services/withdraw, services/redpacket, services/feed
 	DBSwitches = 6 // services/switches
 	DBCounter  = 7 // services/counter
 	DBLimits   = 8 // ratelimit
@@ -50,6 +56,7 @@ func Redis(t testing.TB, db int) *redis.Client {
 	if db < 1 || db > 8 {
 		t.Fatalf("tests use redis databases 1..8, not %d", db)
 	}
+	lockDB(t, db)
 	c := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: db})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -58,6 +65,51 @@ func Redis(t testing.TB, db int) *redis.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// dbLocks are this process's holds on the Redis databases' lock files: tests of one package
+// share a hold (they may run in parallel and call Redis more than once); other processes
+// wait for it.
+var dbLocks = struct {
+	sync.Mutex
+	held map[int]*dbLock
+}{held: map[int]*dbLock{}}
+
+type dbLock struct {
+	f     *os.File
+	users int
+}
+
+// lockDB holds database db's lock file (flock, exclusive across processes) until the test
+// ends.
+func lockDB(t testing.TB, db int) {
+	t.Helper()
+	dbLocks.Lock()
+	defer dbLocks.Unlock()
+	l := dbLocks.held[db]
+	if l == nil {
+		name := filepath.Join(os.TempDir(), "wallet-test-redis-"+strings.NewReplacer(":", "_", "/", "_").Replace(RedisAddr())+"-"+itoa(db)+".lock")
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			t.Fatalf("redis db %d lock: %v", db, err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			t.Fatalf("redis db %d lock: %v", db, err)
+		}
+		l = &dbLock{f: f}
+		dbLocks.held[db] = l
+	}
+	l.users++
+	t.Cleanup(func() {
+		dbLocks.Lock()
+		defer dbLocks.Unlock()
+		if l.users--; l.users == 0 {
+			_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+			l.f.Close()
+			delete(dbLocks.held, db)
+		}
+	})
 }
 
 // RedisURL is the redis:// URL of database db.
@@ -188,9 +240,22 @@ func Cluster(t testing.TB) *redis.ClusterClient {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Every node must know the slot map before the client routes by it.
-	if err := c.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() }); err != nil {
-		t.Fatal(err)
+	// Every master must see the cluster whole before the client routes by it: the node the
+	// client asked above may know before the others do (CLUSTERDOWN on the first command).
+	for {
+		err := c.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+			info, err := n.ClusterInfo(ctx).Result()
+			if err == nil && !strings.Contains(info, "cluster_state:ok") {
+				err = errors.New("node " + n.Options().Addr + ": cluster not ok yet")
+			}
+			return err
+		})
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatalf("redis cluster not ready on every master: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return c
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/springwallet/wallet/services/audit"
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
 )
 
 // Announcement is one notice.
@@ -47,14 +48,11 @@ type Input struct {
 	Priority         int
 }
 
-// Switches tells whether announcements are switched on.
-type Switches interface{ Enabled(name string) bool }
-
 // Service manages announcements.
 type Service struct {
 	db       *store.DB
 	catalog  *activity.Catalog
-	switches Switches
+	switches switches.Reader
 	log      *slog.Logger
 	now      func() time.Time
 	maxAge   time.Duration
@@ -64,7 +62,7 @@ type Service struct {
 }
 
 // New returns the Service.
-func New(db *store.DB, catalog *activity.Catalog, sw Switches, log *slog.Logger, now func() time.Time) *Service {
+func New(db *store.DB, catalog *activity.Catalog, sw switches.Reader, log *slog.Logger, now func() time.Time) *Service {
 	return &Service{db: db, catalog: catalog, switches: sw, log: log, now: now, maxAge: 2 * time.Second}
 }
 
@@ -218,14 +216,11 @@ func (s *Service) current(ctx context.Context) ([]Announcement, error) {
 	return s.cache, nil
 }
 
-// SwitchName is the switch that turns announcements off.
-const SwitchName = "announcements"
-
 // Live returns what an app's wallet page shows for an activity (or its parent) now: highest
 // priority first. It never fails: a failure or the switch off is an empty list.
 func (s *Service) Live(ctx context.Context, activityID string, appID int) []Announcement {
 	out := []Announcement{}
-	if !s.switches.Enabled(SwitchName) {
+	if !s.switches.Enabled(switches.Announcements) {
 		return out
 	}
 	ids := map[string]bool{activityID: true}

@@ -47,7 +47,7 @@ func BenchmarkWriteLocalSync(b *testing.B) {
 	c := New(rdb, quiet(), time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
+	go func() { _ = c.Run(ctx); close(done) }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			c.Add("bench:local", "amt", 10)

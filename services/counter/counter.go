@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/springwallet/wallet/services/lifecycle"
 )
 
 // Counter is one instance's view of a family of totals, stored as fields of Redis hashes.
@@ -118,18 +120,18 @@ func (c *Counter) Flush(ctx context.Context) error {
 
 // Run pushes every interval until ctx ends, then pushes once more so a graceful shutdown
 // loses nothing.
-func (c *Counter) Run(ctx context.Context) {
+func (c *Counter) Run(ctx context.Context) error {
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			fctx, cancel := lifecycle.Detach(ctx, 5*time.Second)
+			defer cancel()
 			if err := c.Flush(fctx); err != nil {
-				c.log.Error("final counter push", "err", err)
+				return fmt.Errorf("final counter push: %w", err)
 			}
-			cancel()
-			return
+			return nil
 		case <-t.C:
 			if err := c.Flush(ctx); err != nil {
 				c.log.Warn("push counters", "err", err)

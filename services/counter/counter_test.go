@@ -73,7 +73,7 @@ func TestShutdownPushesWhatIsLeft(t *testing.T) {
 	c := New(rdb, quiet(), time.Hour) // no tick would ever push
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
+	go func() { _ = c.Run(ctx); close(done) }()
 	c.Add("w:c:{s:y}", "cnt", 5)
 	cancel()
 	<-done

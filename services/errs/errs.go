@@ -68,3 +68,11 @@ func Is(err error, code Code) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == code
 }
+
+// RequestID checks a client's idempotency key (1..64 characters).
+func RequestID(id string) error {
+	if len(id) < 1 || len(id) > 64 {
+		return Input("requestId", "requestId must be 1..64 characters")
+	}
+	return nil
+}

@@ -15,7 +15,9 @@ import (
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/withdrawal"
+	"github.com/springwallet/wallet/services/ledger"
 	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 )
 
 // The database checks are aggregate queries that return only the rows that disagree, so a
@@ -32,18 +34,20 @@ var sqlNames = strings.NewReplacer(
 	"{packets}", redpacket.Table,
 	"{grabs}", redpacketgrab.Table,
 	"{CASH}", lit(wallet.AwardCash),
-	"{REWARD}", lit(wallet.KindReward),
-	"{WITHDRAWAL}", lit(wallet.KindWithdrawal),
-	"{WITHDRAWAL_PAID}", lit(wallet.KindWithdrawalPaid),
-	"{WITHDRAWAL_REFUND}", lit(wallet.KindWithdrawalRefund),
-	"{PROCESSING}", lit(wallet.WithdrawalProcessing),
-	"{SUCCEEDED}", lit(wallet.WithdrawalSucceeded),
-	"{FAILED}", lit(wallet.WithdrawalFailed),
+	"{REWARD}", lit(string(ledger.KindReward)),
+	"{ASSET_GRANT}", lit(string(ledger.KindAssetGrant)),
+	"{WITHDRAWAL}", lit(string(ledger.KindWithdrawal)),
+	"{WITHDRAWAL_PAID}", lit(string(ledger.KindWithdrawalPaid)),
+	"{WITHDRAWAL_REFUND}", lit(string(ledger.KindWithdrawalRefund)),
+	"{PROCESSING}", lit(withdraw.Processing),
+	"{SUCCEEDED}", lit(withdraw.Succeeded),
+	"{FAILED}", lit(withdraw.Failed),
 	"{OPEN}", lit(string(redpacket.StatusOPEN)),
-	"{clearing}", lit(wallet.AccountPayoutClearing),
-	"{user:}", lit(wallet.UserAccountPrefix),
-	"{budget:}", lit(wallet.BudgetAccountPrefix),
-	"{redpacket:}", lit(wallet.RedPacketAccountPrefix),
+	"{clearing}", lit(ledger.PayoutClearing),
+	"{user:}", lit(ledger.UserPrefix),
+	"{budget:}", lit(ledger.BudgetPrefix),
+	"{asset:}", lit(ledger.AssetPrefix),
+	"{redpacket:}", lit(ledger.RedPacketPrefix),
 )
 
 // lit quotes one of the code's own constants as an SQL string literal (never user input).
@@ -154,27 +158,32 @@ func (q *querier) balances(ctx context.Context) error {
 	return nil
 }
 
-// rewards: every settled cash order has exactly its two REWARD legs (the scene's budget
-// account −amount, the user +amount), every REWARD leg belongs to a settled cash order, and
-// every settled non-cash order has its asset.
+// rewards: every settled order has exactly its two legs: a cash order its REWARD legs (the
+// scene's budget account −amount, the user +amount), any other its ASSET_GRANT legs (the
+// budget −face value, the award type's asset account +face value); every REWARD or
+// ASSET_GRANT leg belongs to a settled order of its kind; every settled non-cash order has
+// its asset.
 func (q *querier) rewards(ctx context.Context) error {
-	err := q.each(ctx, `SELECT order_no, amount, legs, user_ok, budget_ok FROM (
-			SELECT o.order_no AS order_no, o.amount AS amount, COUNT(l.id) AS legs,
-				COALESCE(SUM(CASE WHEN l.account = {user:} || o.act_id AND l.act_id = o.act_id AND l.amount = o.amount THEN 1 ELSE 0 END), 0) AS user_ok,
+	err := q.each(ctx, `SELECT order_no, award_type, amount, legs, credit_ok, budget_ok FROM (
+			SELECT o.order_no AS order_no, o.award_type AS award_type, o.amount AS amount, COUNT(l.id) AS legs,
+				COALESCE(SUM(CASE WHEN l.amount = o.amount AND (
+					(o.award_type = {CASH} AND l.account = {user:} || o.act_id AND l.act_id = o.act_id) OR
+					(o.award_type <> {CASH} AND l.account = {asset:} || o.award_type AND l.act_id = 0)) THEN 1 ELSE 0 END), 0) AS credit_ok,
 				COALESCE(SUM(CASE WHEN l.account = {budget:} || o.scene_id AND l.act_id = 0 AND l.amount = -o.amount THEN 1 ELSE 0 END), 0) AS budget_ok
 			FROM {orders} o
-			LEFT JOIN {ledger} l ON l.activity_id = o.activity_id AND l.ref = o.order_no AND l.kind = {REWARD}
-			WHERE o.activity_id = $1 AND o.award_type = {CASH}
-			GROUP BY o.id, o.order_no, o.amount
-		) t WHERE legs <> 2 OR user_ok <> 1 OR budget_ok <> 1 ORDER BY order_no`,
+			LEFT JOIN {ledger} l ON l.activity_id = o.activity_id AND l.ref = o.order_no
+				AND l.kind = CASE WHEN o.award_type = {CASH} THEN {REWARD} ELSE {ASSET_GRANT} END
+			WHERE o.activity_id = $1
+			GROUP BY o.id, o.order_no, o.award_type, o.amount
+		) t WHERE legs <> 2 OR credit_ok <> 1 OR budget_ok <> 1 ORDER BY order_no`,
 		func(r *stdsql.Rows) error {
-			var no string
-			var amount, legs, userOK, budgetOK int64
-			if err := r.Scan(&no, &amount, &legs, &userOK, &budgetOK); err != nil {
+			var no, awardType string
+			var amount, legs, creditOK, budgetOK int64
+			if err := r.Scan(&no, &awardType, &amount, &legs, &creditOK, &budgetOK); err != nil {
 				return err
 			}
 			q.f.add(Discrepancy{Kind: KindRewardLegsMismatch, OrderNo: no, Detail: fmt.Sprintf(
-				"a cash order of %d fen has %d REWARD legs (%d right user legs, %d right budget legs; want 2, 1, 1)", amount, legs, userOK, budgetOK)})
+				"a %s order of %d fen has %d legs (%d right credit legs, %d right budget legs; want 2, 1, 1)", awardType, amount, legs, creditOK, budgetOK)})
 			return nil
 		})
 	if err != nil {
@@ -184,7 +193,8 @@ func (q *querier) rewards(ctx context.Context) error {
 	// the award type: PostgreSQL would otherwise pick another index and loop over every order.
 	err = q.each(ctx, `SELECT l.ref, COUNT(*), SUM(l.amount) FROM {ledger} l
 		LEFT JOIN {orders} o ON o.activity_id = l.activity_id AND o.order_no = l.ref
-		WHERE l.activity_id = $1 AND l.kind = {REWARD} AND (o.id IS NULL OR o.award_type <> {CASH})
+		WHERE l.activity_id = $1 AND l.kind IN ({REWARD}, {ASSET_GRANT}) AND (o.id IS NULL
+			OR (l.kind = {REWARD}) <> (o.award_type = {CASH}))
 		GROUP BY l.ref ORDER BY l.ref`,
 		func(r *stdsql.Rows) error {
 			var ref string
@@ -193,7 +203,7 @@ func (q *querier) rewards(ctx context.Context) error {
 				return err
 			}
 			q.f.add(Discrepancy{Kind: KindRewardLegsOrphaned, OrderNo: ref,
-				Detail: fmt.Sprintf("%d REWARD legs (summing to %d) without a settled cash order", n, sum)})
+				Detail: fmt.Sprintf("%d reward legs (summing to %d) without a settled order of their kind", n, sum)})
 			return nil
 		})
 	if err != nil {
@@ -255,7 +265,7 @@ func (q *querier) withdrawals(ctx context.Context) error {
 		return fmt.Errorf("sum withdrawals: %w", err)
 	}
 	if clearing != processing {
-		q.f.add(Discrepancy{Kind: KindClearingMismatch, Ref: wallet.AccountPayoutClearing,
+		q.f.add(Discrepancy{Kind: KindClearingMismatch, Ref: ledger.PayoutClearing,
 			Detail: fmt.Sprintf("the clearing account holds %d, the PROCESSING withdrawals total %d", clearing, processing)})
 	}
 	err = q.each(ctx, `SELECT id, status, amount, opened, debited, paid, refunded FROM (

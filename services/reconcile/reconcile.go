@@ -10,9 +10,12 @@
 //	BALANCE_MISMATCH            a balance row is not the sum of the user's ledger legs, or
 //	                            legs have no balance row (Ref: act_id)
 //	BALANCE_NEGATIVE            a balance row is below zero (Ref: act_id)
-//	REWARD_LEGS_MISMATCH        a settled cash order lacks exactly its two REWARD legs (budget
-//	                            −amount, user +amount; ref = order no) (OrderNo)
-//	REWARD_LEGS_ORPHANED        REWARD legs whose ref is no settled cash order (OrderNo: ref)
+//	REWARD_LEGS_MISMATCH        a settled order lacks exactly its two legs: cash its REWARD legs
+//	                            (budget −amount, user +amount), other award types their
+//	                            ASSET_GRANT legs (budget −face value, asset account +face
+//	                            value); ref = order no (OrderNo)
+//	REWARD_LEGS_ORPHANED        REWARD or ASSET_GRANT legs whose ref is no settled order of
+//	                            their kind (OrderNo: ref)
 //	ASSET_MISSING               a settled non-cash order without its asset row (OrderNo)
 //	STALE_PENDING               a settled order that Redis still holds as pending: in its
 //	                            account's pending hash, or its record's status below 8 (OrderNo)
@@ -45,6 +48,7 @@ import (
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/audit"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/lifecycle"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/wallet"
 )
@@ -130,18 +134,24 @@ func DefaultConfig() Config {
 	return Config{Grace: 2 * time.Minute, MaxListed: 1000, Page: 2000, Timeout: 10 * time.Minute}
 }
 
+// RedisState reads what the reward core keeps in Redis (the wallet service implements it).
+type RedisState interface {
+	BudgetCounters(ctx context.Context, activityID string, sceneIDs []string) (map[string]wallet.BudgetCounter, wallet.BudgetCounter, error)
+	RedisOrderStates(ctx context.Context, activityID string, refs []wallet.OrderRef) ([]wallet.RedisOrderState, error)
+}
+
 // Service runs reconciliations and keeps their reports.
 type Service struct {
 	db      *store.DB
-	wallet  *wallet.Service
+	wallet  RedisState
 	catalog *activity.Catalog
 	now     func() time.Time
 	log     *slog.Logger
 	cfg     Config
 }
 
-// New returns the Service; it reads Redis through w and resolves activities with w's catalog.
-func New(db *store.DB, w *wallet.Service, now func() time.Time, log *slog.Logger, cfg Config) *Service {
+// New returns the Service; it reads Redis through w and resolves activities with catalog.
+func New(db *store.DB, w RedisState, catalog *activity.Catalog, now func() time.Time, log *slog.Logger, cfg Config) *Service {
 	def := DefaultConfig()
 	if cfg.Grace <= 0 {
 		cfg.Grace = def.Grace
@@ -155,7 +165,7 @@ func New(db *store.DB, w *wallet.Service, now func() time.Time, log *slog.Logger
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = def.Timeout
 	}
-	return &Service{db: db, wallet: w, catalog: w.Catalog(), now: now, log: log, cfg: cfg}
+	return &Service{db: db, wallet: w, catalog: catalog, now: now, log: log, cfg: cfg}
 }
 
 // findings collects discrepancies: all are counted, the first max are kept.
@@ -182,7 +192,7 @@ func (s *Service) Run(ctx context.Context, activityID string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	ctx, cancel := lifecycle.Detach(ctx, s.cfg.Timeout)
 	defer cancel()
 	f := &findings{max: s.cfg.MaxListed, list: []Discrepancy{}, byKind: map[string]int{}}
 	var checked Checked

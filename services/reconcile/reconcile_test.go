@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,33 +15,26 @@ import (
 
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/withdrawal"
 	"github.com/springwallet/wallet/internal/testenv"
+	"github.com/springwallet/wallet/internal/testworld"
+	"github.com/springwallet/wallet/internal/wallettest"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/redpacket"
 	"github.com/springwallet/wallet/services/store"
-	"github.com/springwallet/wallet/services/token"
 	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-var t0 = time.Date(2027, 1, 28, 20, 0, 0, 0, time.UTC)
-
 const (
-	parentID = "cny"
-	childID  = "cny-prod"
+	parentID    = testworld.Parent
+	childID     = testworld.Child
+	cashScene   = testworld.CashScene
+	couponScene = testworld.CouponScene
 )
 
 // onPostgres makes setup use a fresh PostgreSQL database instead of SQLite (TestOnPostgres):
@@ -52,57 +43,57 @@ var onPostgres bool
 
 type fixture struct {
 	r     *Service
-	w     *wallet.Service
+	world *testworld.World
+	core  *wallet.Service
+	// wd takes withdrawals; payouts run on services of their own (see payouts).
+	wd    *withdraw.Service
+	rp    *redpacket.Service
 	db    *store.DB
-	rdb   *redis.Client
-	clock *clock
+	rdb   redis.UniversalClient
+	clock *testworld.Clock
 }
 
-// setup builds a parent activity with a live child, a cash and a coupon scene, and a wallet
-// and a reconciliation service sharing one clock. Redis is testenv.DBActivity, which no other
-// package's tests use.
+// setup builds the test world (a parent activity whose PRODUCTION child is live from
+// testworld.T0, a cash and a coupon scene), the reward core, withdrawals and red packets on
+// it, and a reconciliation service sharing its clock. Redis is testenv.DBActivity, which no
+// other package's tests use.
 func setup(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	var db *store.DB
-	if onPostgres {
-		db = testenv.Postgres(t)
-	} else {
-		db = testenv.SQLite(t)
+	w := testworld.New(t, testworld.Options{RedisDB: testenv.DBActivity, Postgres: onPostgres})
+	if os.Getenv("RECONCILE_DEBUG") != "" {
+		w.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	rdb := testenv.Redis(t, testenv.DBActivity)
-	clk := &clock{t: t0}
-	cat := activity.NewCatalog(db, clk.Now)
-	for _, in := range []activity.ActivityInput{
-		{ID: parentID, Name: "CNY", Phase: "PRODUCTION", StartsAt: t0.Add(-24 * time.Hour), EndsAt: t0.Add(24 * time.Hour)},
-		{ID: childID, ParentID: parentID, Phase: "PRODUCTION", StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(24 * time.Hour)},
-	} {
-		if _, err := cat.UpsertActivity(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+	// The world's cash scene limits a reward to 10,000 fen; the scenarios here are about what
+	// adds up, not about that limit, so the scene is the one they were written for: no limit.
+	if _, err := w.Catalog.UpsertScene(ctx, activity.SceneInput{ActivityID: parentID, SceneID: cashScene,
+		AwardType: wallet.AwardCash, BudgetTotal: 1_000_000_000, ReservePPM: -1}); err != nil {
+		t.Fatal(err)
 	}
-	for _, sc := range []activity.SceneInput{
-		{ActivityID: parentID, SceneID: "rain", AwardType: "CASH", BudgetTotal: 1_000_000_000, ReservePPM: -1},
-		{ActivityID: parentID, SceneID: "gala", AwardType: "COUPON", BudgetTotal: 1_000_000, ReservePPM: -1},
-	} {
-		if _, err := cat.UpsertScene(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	signer, err := token.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	f := &fixture{world: w, core: wallettest.Core(t, w), db: w.DB, rdb: w.Redis, clock: w.Clock}
+	f.wd = f.withdrawals(t, withdraw.NewSimulatedProvider(0, 0))
+	rp, err := redpacket.New(redpacket.Deps{DB: w.DB, Redis: w.Redis, Settler: f.core, Switches: w.Switches, Now: w.Clock.Now,
+		Log: w.Log, Config: redpacket.Config{TTL: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out io.Writer = io.Discard
-	if os.Getenv("RECONCILE_DEBUG") != "" {
-		out = os.Stderr
+	f.rp = rp
+	f.r = New(w.DB, f.core, w.Catalog, w.Clock.Now, w.Log, cfg)
+	return f
+}
+
+// withdrawals is a withdrawal service on f's world paying through p, its payout worker
+// polling every 10 ms.
+func (f *fixture) withdrawals(t *testing.T, p withdraw.PayoutProvider) *withdraw.Service {
+	t.Helper()
+	cfg := withdraw.DefaultConfig()
+	cfg.Payout.Poll = 10 * time.Millisecond
+	s, err := withdraw.New(withdraw.Deps{DB: f.db, Settler: f.core, Switches: f.world.Switches, Breakers: f.world.Breakers,
+		Provider: p, Now: f.clock.Now, Log: f.world.Log, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	wcfg := wallet.DefaultConfig()
-	wcfg.Payout.Poll = 10 * time.Millisecond
-	wcfg.RedPacket.TTL = time.Minute
-	w := wallet.New(db, rdb, cat, signer, clk.Now, log, wcfg)
-	return &fixture{r: New(db, w, clk.Now, log, cfg), w: w, db: db, rdb: rdb, clock: clk}
+	return s
 }
 
 func operator() context.Context {
@@ -111,7 +102,7 @@ func operator() context.Context {
 
 func (f *fixture) issue(t *testing.T, actID int64, rain int, amount int64) string {
 	t.Helper()
-	res, err := f.w.Issue(context.Background(), wallet.IssueInput{ActID: actID, AppID: 1, ActivityID: parentID, SceneID: "rain",
+	res, err := f.core.Issue(context.Background(), wallet.IssueInput{ActID: actID, AppID: 1, ActivityID: parentID, SceneID: cashScene,
 		RainID: rain, AwardType: wallet.AwardCash, Amount: amount})
 	if err != nil {
 		t.Fatalf("issue: %v", err)
@@ -122,19 +113,28 @@ func (f *fixture) issue(t *testing.T, actID int64, rain int, amount int64) strin
 func (f *fixture) settle(t *testing.T, actIDs ...int64) {
 	t.Helper()
 	for _, id := range actIDs {
-		if _, err := f.w.ForceSettle(context.Background(), childID, id); err != nil {
+		if _, err := f.core.ForceSettle(context.Background(), f.world.Live(t), id); err != nil {
 			t.Fatalf("settle %d: %v", id, err)
 		}
 	}
 }
 
-// payouts runs the payout worker with p until every withdrawal is out of PROCESSING.
-func (f *fixture) payouts(t *testing.T, p wallet.PayoutProvider) {
+// payouts runs a payout worker paying through p (a withdrawal service of its own on the same
+// database) until every withdrawal is out of PROCESSING.
+func (f *fixture) payouts(t *testing.T, p withdraw.PayoutProvider) {
 	t.Helper()
+	s := f.withdrawals(t, p)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { f.w.RunPayouts(ctx, p); close(done) }()
-	defer func() { cancel(); <-done }()
+	var runErr error
+	go func() { runErr = s.Payouts().Run(ctx); close(done) }()
+	defer func() {
+		cancel()
+		<-done
+		if runErr != nil {
+			t.Errorf("payout worker: %v", runErr)
+		}
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n, err := f.db.R.Withdrawal.Query().Where(withdrawal.StatusEQ(withdrawal.StatusPROCESSING)).Count(context.Background())
@@ -156,6 +156,7 @@ func (f *fixture) payouts(t *testing.T, p wallet.PayoutProvider) {
 // expired and open.
 type scenario struct {
 	settledOrder, pendingOrder string
+	couponOrder                string // settled
 	processing                 string // withdrawal id
 	open, expired, finished    string // red packet ids
 }
@@ -170,42 +171,44 @@ func (f *fixture) scenario(t *testing.T) scenario {
 	for i := 1; i <= 5; i++ {
 		f.issue(t, 10+int64(i), 1, int64(100*i))
 	}
-	if _, err := f.w.Issue(ctx, wallet.IssueInput{ActID: 4, AppID: 1, ActivityID: parentID, SceneID: "gala", RainID: 1,
-		AwardType: wallet.AwardCoupon, Amount: 700}); err != nil {
+	coupon, err := f.core.Issue(ctx, wallet.IssueInput{ActID: 4, AppID: 1, ActivityID: parentID, SceneID: couponScene, RainID: 1,
+		AwardType: wallet.AwardCoupon, Amount: 700})
+	if err != nil {
 		t.Fatal(err)
 	}
+	sc.couponOrder = coupon.OrderNo
 	f.settle(t, 1, 2, 3, 4, 11, 12, 13, 14, 15)
 
-	withdraw := func(actID, amount int64, req string) string {
-		w, _, err := f.w.Withdraw(ctx, wallet.WithdrawInput{ActivityID: childID, ActID: actID, Amount: amount, RequestID: req})
+	withdrawOf := func(actID, amount int64, req string) string {
+		w, _, err := f.wd.Withdraw(ctx, withdraw.Input{Live: f.world.Live(t), ActID: actID, Amount: amount, RequestID: req})
 		if err != nil {
 			t.Fatalf("withdraw: %v", err)
 		}
 		return w.ID
 	}
-	withdraw(1, 1_000, "paid")
-	f.payouts(t, wallet.NewSimulatedProvider(0, 0))
-	withdraw(1, 500, "failed")
-	f.payouts(t, wallet.NewSimulatedProvider(0, 1))
-	sc.processing = withdraw(2, 700, "processing")
+	withdrawOf(1, 1_000, "paid")
+	f.payouts(t, withdraw.NewSimulatedProvider(0, 0))
+	withdrawOf(1, 500, "failed")
+	f.payouts(t, withdraw.NewSimulatedProvider(0, 1))
+	sc.processing = withdrawOf(2, 700, "processing")
 
 	send := func(actID, total int64, count int, req string) string {
-		p, _, err := f.w.SendRedPacket(ctx, wallet.SendRedPacketInput{ActivityID: childID, ActID: actID, TotalAmount: total,
-			Count: count, Mode: wallet.RedPacketFixed, RequestID: req})
+		p, _, err := f.rp.Send(ctx, redpacket.SendInput{Live: f.world.Live(t), ActID: actID, TotalAmount: total,
+			Count: count, Mode: redpacket.Fixed, RequestID: req})
 		if err != nil {
 			t.Fatalf("send red packet: %v", err)
 		}
 		return p.ID
 	}
 	grab := func(id string, actID int64) {
-		if _, err := f.w.GrabRedPacket(ctx, id, actID); err != nil {
+		if _, err := f.rp.Grab(ctx, id, actID); err != nil {
 			t.Fatalf("grab: %v", err)
 		}
 	}
 	sc.expired = send(1, 300, 3, "expired")
 	grab(sc.expired, 2)
 	f.clock.Add(2 * time.Minute) // past its lifetime
-	if n, err := f.w.ExpireRedPackets(ctx); err != nil || n != 1 {
+	if n, err := f.rp.Expire(ctx); err != nil || n != 1 {
 		t.Fatalf("expire: %d, %v", n, err)
 	}
 	sc.finished = send(3, 200, 2, "finished")
@@ -265,8 +268,21 @@ func TestCleanActivityReconciles(t *testing.T) {
 	if fmt.Sprint(statuses) != "[FAILED PROCESSING SUCCEEDED EXPIRED FINISHED OPEN]" {
 		t.Fatalf("scenario statuses %v", statuses)
 	}
+	// Settlement granted the coupon at face value in the ledger: the legs the rewards check
+	// expects of a non-cash order, so the clean run below is the two agreeing.
+	grant := map[string]int64{}
+	for _, l := range f.db.R.LedgerEntry.Query().Where(ledgerentry.Ref(sc.couponOrder)).AllX(ctx) {
+		if l.Kind != string(ledger.KindAssetGrant) || l.ActID != 0 {
+			t.Fatalf("coupon leg %+v, want ASSET_GRANT legs on system accounts", l)
+		}
+		grant[l.Account] += l.Amount
+	}
+	if want := map[string]int64{ledger.BudgetAccount(couponScene): -700, ledger.AssetAccount(wallet.AwardCoupon): 700}; fmt.Sprint(grant) != fmt.Sprint(want) {
+		t.Fatalf("coupon legs %v, want %v", grant, want)
+	}
 	rep := f.run(t, parentID)
 	wantKinds(t, rep)
+	f.world.CheckLedger(t)
 	if rep.ActivityID != childID || rep.RequestedID != parentID || rep.Actor != "42" {
 		t.Fatalf("report = %+v", rep)
 	}
@@ -307,7 +323,7 @@ func TestCleanActivityReconciles(t *testing.T) {
 
 // post appends a balanced (or deliberately unbalanced) transaction through the write client,
 // the way a buggy or malicious writer would.
-func (f *fixture) post(t *testing.T, txn, kind, ref string, legs ...wallet.Leg) {
+func (f *fixture) post(t *testing.T, txn, kind, ref string, legs ...ledger.Leg) {
 	t.Helper()
 	for _, l := range legs {
 		err := f.db.W.LedgerEntry.Create().SetTxnID(txn).SetActivityID(childID).SetAccount(l.Account).SetActID(l.ActID).
@@ -318,7 +334,7 @@ func (f *fixture) post(t *testing.T, txn, kind, ref string, legs ...wallet.Leg) 
 	}
 }
 
-var suspense = func(amount int64) wallet.Leg { return wallet.Leg{Account: "suspense", Amount: amount} }
+var suspense = func(amount int64) ledger.Leg { return ledger.Leg{Account: "suspense", Amount: amount} }
 
 func TestEachCorruptionIsFound(t *testing.T) {
 	ctx := context.Background()
@@ -333,26 +349,58 @@ func TestEachCorruptionIsFound(t *testing.T) {
 			}
 		}, []string{KindBalanceMismatch}},
 		{"negative balance the ledger agrees with", func(t *testing.T, f *fixture, _ scenario) {
-			b, err := f.w.Wallet(ctx, childID, 13)
+			b, err := f.core.Wallet(ctx, f.world.Live(t), 13)
 			if err != nil {
 				t.Fatal(err)
 			}
 			over := b.Settled + 10
-			f.post(t, "manual:overdraw", "MANUAL", "x", wallet.UserLeg(13, -over), suspense(over))
+			f.post(t, "manual:overdraw", "MANUAL", "x", ledger.User(13, -over), suspense(over))
 			if err := f.db.W.Balance.Update().Where(balance.ActivityID(childID), balance.ActID(13)).SetSettled(-10).Exec(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{KindBalanceNegative}},
 		{"unbalanced transaction", func(t *testing.T, f *fixture, _ scenario) {
-			f.post(t, "manual:1", "MANUAL", "x", suspense(7), wallet.Leg{Account: "other", Amount: -5})
+			f.post(t, "manual:1", "MANUAL", "x", suspense(7), ledger.Leg{Account: "other", Amount: -5})
 		}, []string{KindTxnUnbalanced, KindLedgerUnbalanced}},
 		{"reward paid twice", func(t *testing.T, f *fixture, sc scenario) {
-			f.post(t, "reward-again", wallet.KindReward, sc.settledOrder,
-				wallet.Leg{Account: wallet.BudgetAccount("rain"), Amount: -5_000}, wallet.UserLeg(1, 5_000))
+			f.post(t, "reward-again", string(ledger.KindReward), sc.settledOrder,
+				ledger.Leg{Account: ledger.BudgetAccount(cashScene), Amount: -5_000}, ledger.User(1, 5_000))
 		}, []string{KindRewardLegsMismatch, KindBalanceMismatch}},
 		{"reward legs without an order", func(t *testing.T, f *fixture, _ scenario) {
-			f.post(t, "reward-ghost", wallet.KindReward, "9_rain_9_CASH_0",
-				wallet.Leg{Account: wallet.BudgetAccount("rain"), Amount: -90}, suspense(90))
+			f.post(t, "reward-ghost", string(ledger.KindReward), "9_rain_9_CASH_0",
+				ledger.Leg{Account: ledger.BudgetAccount(cashScene), Amount: -90}, suspense(90))
+		}, []string{KindRewardLegsOrphaned}},
+		{"coupon granted again at another value", func(t *testing.T, f *fixture, sc scenario) {
+			f.post(t, "grant-again", string(ledger.KindAssetGrant), sc.couponOrder,
+				ledger.Leg{Account: ledger.BudgetAccount(couponScene), Amount: -70}, ledger.Leg{Account: ledger.AssetAccount(wallet.AwardCoupon), Amount: 70})
+		}, []string{KindRewardLegsMismatch}},
+		{"coupon settled without its grant legs", func(t *testing.T, f *fixture, _ scenario) {
+			// A settlement that wrote the order and its asset but posted nothing. The budget
+			// counters count it, as its issuance would have, so only the legs are missing.
+			no := wallet.OrderNo(6, couponScene, 1, wallet.AwardCoupon, 0)
+			now := store.Time(f.clock.Now())
+			if err := f.db.W.RewardOrder.Create().SetActivityID(childID).SetOrderNo(no).SetActID(6).SetAppID(1).SetSceneID(couponScene).
+				SetRainID(1).SetAwardType(wallet.AwardCoupon).SetStage(0).SetAmount(300).SetIssuedAt(now).SetSettledAt(now).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.db.W.Asset.Create().SetActivityID(childID).SetActID(6).SetOrderNo(no).SetSceneID(couponScene).
+				SetAwardType(wallet.AwardCoupon).SetFaceValue(300).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The Redis layout of services/wallet/budget.go.
+			for _, key := range []string{"w:b:{b:" + childID + "}:s:" + couponScene, "w:b:{b:" + childID + "}:all"} {
+				if err := f.rdb.HIncrBy(ctx, key, "issued", 300).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, []string{KindRewardLegsMismatch}},
+		{"asset grant legs without an order", func(t *testing.T, f *fixture, _ scenario) {
+			f.post(t, "grant-ghost", string(ledger.KindAssetGrant), wallet.OrderNo(9, couponScene, 9, wallet.AwardCoupon, 0),
+				ledger.Leg{Account: ledger.BudgetAccount(couponScene), Amount: -90}, ledger.Leg{Account: ledger.AssetAccount(wallet.AwardCoupon), Amount: 90})
+		}, []string{KindRewardLegsOrphaned}},
+		{"asset grant legs on a cash order", func(t *testing.T, f *fixture, sc scenario) {
+			f.post(t, "grant-on-cash", string(ledger.KindAssetGrant), sc.settledOrder,
+				ledger.Leg{Account: ledger.BudgetAccount(cashScene), Amount: -5_000}, ledger.Leg{Account: ledger.AssetAccount(wallet.AwardCoupon), Amount: 5_000})
 		}, []string{KindRewardLegsOrphaned}},
 		{"coupon without its asset", func(t *testing.T, f *fixture, _ scenario) {
 			if _, err := f.db.W.Asset.Delete().Exec(ctx); err != nil {
@@ -384,10 +432,10 @@ func TestEachCorruptionIsFound(t *testing.T) {
 			}
 		}, []string{KindBudgetCounterLow}},
 		{"open packet's escrow drained", func(t *testing.T, f *fixture, sc scenario) {
-			f.post(t, "escrow-leak", "MANUAL", sc.open, wallet.Leg{Account: wallet.RedPacketAccount(sc.open), Amount: -1}, suspense(1))
+			f.post(t, "escrow-leak", "MANUAL", sc.open, ledger.Leg{Account: ledger.RedPacketAccount(sc.open), Amount: -1}, suspense(1))
 		}, []string{KindRedPacketEscrowMismatch}},
 		{"expired packet's escrow not empty", func(t *testing.T, f *fixture, sc scenario) {
-			f.post(t, "escrow-in", "MANUAL", sc.expired, wallet.Leg{Account: wallet.RedPacketAccount(sc.expired), Amount: 3}, suspense(-3))
+			f.post(t, "escrow-in", "MANUAL", sc.expired, ledger.Leg{Account: ledger.RedPacketAccount(sc.expired), Amount: 3}, suspense(-3))
 		}, []string{KindRedPacketEscrowNotEmpty}},
 		{"packet row lost a share", func(t *testing.T, f *fixture, sc scenario) {
 			if err := f.db.W.RedPacket.UpdateOneID(sc.open).AddRemainingAmount(-100).Exec(ctx); err != nil {
@@ -395,7 +443,7 @@ func TestEachCorruptionIsFound(t *testing.T) {
 			}
 		}, []string{KindRedPacketUnbalanced, KindRedPacketEscrowMismatch}},
 		{"finished packet with money left", func(t *testing.T, f *fixture, sc scenario) {
-			f.post(t, "escrow-fin", "MANUAL", sc.finished, wallet.Leg{Account: wallet.RedPacketAccount(sc.finished), Amount: 1}, suspense(-1))
+			f.post(t, "escrow-fin", "MANUAL", sc.finished, ledger.Leg{Account: ledger.RedPacketAccount(sc.finished), Amount: 1}, suspense(-1))
 		}, []string{KindRedPacketEscrowNotEmpty}},
 		{"withdrawal marked paid without its legs", func(t *testing.T, f *fixture, sc scenario) {
 			if err := f.db.W.Withdrawal.UpdateOneID(sc.processing).SetStatus(withdrawal.StatusSUCCEEDED).Exec(ctx); err != nil {

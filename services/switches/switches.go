@@ -43,16 +43,16 @@ type Board struct {
 	rdb   redis.UniversalClient
 	log   *slog.Logger
 	now   func() time.Time
-	defs  map[string]Def
+	defs  map[Name]Def
 	mu    sync.RWMutex
-	state map[string]State
+	state map[Name]State
 	// version is the Redis change counter the loaded state corresponds to.
 	version int64
 }
 
 // New returns a Board with every switch at its default; Load reads the stored states.
 func New(db *store.DB, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) *Board {
-	b := &Board{db: db, rdb: rdb, log: log, now: now, defs: map[string]Def{}, state: map[string]State{}}
+	b := &Board{db: db, rdb: rdb, log: log, now: now, defs: map[Name]Def{}, state: map[Name]State{}}
 	for _, d := range Defs {
 		b.defs[d.Name] = d
 		b.state[d.Name] = State{Def: d, Enabled: d.Default}
@@ -60,15 +60,16 @@ func New(db *store.DB, rdb redis.UniversalClient, log *slog.Logger, now func() t
 	return b
 }
 
-// Enabled reports a switch's state. An undeclared name is a programming error; it reads as on
-// so a typo cannot switch a feature off.
-func (b *Board) Enabled(name string) bool {
+// Enabled reports a switch's state. Names are constants, each declared (a test proves it), so
+// an undeclared name can only come from a conversion in code: a programming error, logged,
+// and it reads as off, never as a silent on.
+func (b *Board) Enabled(name Name) bool {
 	b.mu.RLock()
 	st, ok := b.state[name]
 	b.mu.RUnlock()
 	if !ok {
 		b.log.Error("undeclared switch", "name", name)
-		return true
+		return false
 	}
 	return st.Enabled
 }
@@ -98,16 +99,16 @@ func (b *Board) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load switches: %w", err)
 	}
-	next := make(map[string]State, len(b.defs))
+	next := make(map[Name]State, len(b.defs))
 	for name, d := range b.defs {
 		next[name] = State{Def: d, Enabled: d.Default}
 	}
 	for _, r := range rows {
-		d, ok := b.defs[r.ID]
+		d, ok := b.defs[Name(r.ID)]
 		if !ok {
 			continue // a switch no longer declared
 		}
-		next[r.ID] = State{Def: d, Enabled: r.Enabled, UpdatedAt: r.UpdatedAt, UpdatedBy: r.UpdatedBy, Reason: r.Reason}
+		next[d.Name] = State{Def: d, Enabled: r.Enabled, UpdatedAt: r.UpdatedAt, UpdatedBy: r.UpdatedBy, Reason: r.Reason}
 	}
 	b.mu.Lock()
 	for name, st := range next {
@@ -121,8 +122,9 @@ func (b *Board) Load(ctx context.Context) error {
 }
 
 // Set changes a switch, audited in the same transaction, and tells every instance.
+// The name comes from an operator, so an unknown one is NOT_FOUND.
 func (b *Board) Set(ctx context.Context, name string, enabled bool, reason string) (State, error) {
-	d, ok := b.defs[name]
+	d, ok := b.defs[Name(name)]
 	if !ok {
 		return State{}, errs.E(errs.NotFound, "no switch named %q", name)
 	}
@@ -150,7 +152,7 @@ func (b *Board) Set(ctx context.Context, name string, enabled bool, reason strin
 	}
 	st := State{Def: d, Enabled: enabled, UpdatedAt: now, UpdatedBy: actor, Reason: reason}
 	b.mu.Lock()
-	b.state[name] = st
+	b.state[d.Name] = st
 	b.mu.Unlock()
 	// The database holds the change; telling the others is best effort, their polls catch up.
 	if v, err := b.rdb.Incr(ctx, versionKey).Result(); err == nil {
@@ -162,7 +164,7 @@ func (b *Board) Set(ctx context.Context, name string, enabled bool, reason strin
 }
 
 // Run keeps the state current until ctx ends.
-func (b *Board) Run(ctx context.Context) {
+func (b *Board) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	go func() {
 		for ctx.Err() == nil {
@@ -186,7 +188,7 @@ func (b *Board) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-wake:
 		case <-poll.C:
 		}
@@ -208,4 +210,44 @@ func (b *Board) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// Fixed is a switchboard that never changes: the names it maps are in the given state, every
+// other declared switch is at its default, and an undeclared name is off. Tests and tools use
+// it where no database-backed Board is wanted.
+type Fixed map[Name]bool
+
+// AllOn is the Fixed switchboard with every switch at its default (all defaults are on).
+func AllOn() Fixed { return Fixed{} }
+
+// Off is the Fixed switchboard with the given switches off.
+func Off(names ...Name) Fixed {
+	f := Fixed{}
+	for _, n := range names {
+		f[n] = false
+	}
+	return f
+}
+
+// Enabled implements the switch readers' interface.
+func (f Fixed) Enabled(name Name) bool {
+	if on, ok := f[name]; ok {
+		return on
+	}
+	d, ok := defsByName[name]
+	return ok && d.Default
+}
+
+var defsByName = func() map[Name]Def {
+	m := make(map[Name]Def, len(Defs))
+	for _, d := range Defs {
+		m[d.Name] = d
+	}
+	return m
+}()
+
+// Reader tells whether a switch is on: what the features that obey switches need (a Board,
+// or a Fixed switchboard in tests).
+type Reader interface {
+	Enabled(name Name) bool
 }

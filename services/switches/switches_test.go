@@ -27,7 +27,7 @@ func TestAtLeast26DeclaredSwitchesWithDescriptions(t *testing.T) {
 	if len(Defs) < 26 {
 		t.Fatalf("%d switches declared, want at least 26", len(Defs))
 	}
-	seen := map[string]bool{}
+	seen := map[Name]bool{}
 	for _, d := range Defs {
 		if seen[d.Name] {
 			t.Fatalf("switch %s declared twice", d.Name)
@@ -37,7 +37,7 @@ func TestAtLeast26DeclaredSwitchesWithDescriptions(t *testing.T) {
 			t.Fatalf("switch %+v lacks a description or category", d)
 		}
 	}
-	for _, name := range []string{"feed.settlement", "feed.withdrawal", "feed.redpacket", "withdraw"} {
+	for _, name := range []Name{"feed.settlement", "feed.withdrawal", "feed.redpacket", "withdraw"} {
 		if !seen[name] {
 			t.Fatalf("the contract's switch %s is not declared", name)
 		}

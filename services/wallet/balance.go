@@ -7,6 +7,8 @@ import (
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/rewardorder"
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/switches"
 )
 
 // Balance is one account's wallet within one activity. Balance == Settled + Pending always.
@@ -14,7 +16,11 @@ type Balance struct {
 	Balance, Settled, Pending, CumulativeIncome int64
 }
 
-// pendingOrders reads an account's pending rewards from Redis.
+// Pending reads an account's pending rewards in the live activity from Redis.
+func (s *Service) Pending(ctx context.Context, live *activity.Live, actID int64) ([]Order, error) {
+	return s.pendingOrders(ctx, live.ID, actID)
+}
+
 func (s *Service) pendingOrders(ctx context.Context, activityID string, actID int64) ([]Order, error) {
 	vals, err := s.rdb.HGetAll(ctx, pendingKey(activityID, actID)).Result()
 	if err != nil {
@@ -35,7 +41,8 @@ func (s *Service) pendingOrders(ctx context.Context, activityID string, actID in
 // settled balance and the subset of those rewards already in the database are read in one
 // database snapshot: a reward settled after the Redis read is counted once, as settled, even
 // before its Redis entry is cleared.
-func (s *Service) Wallet(ctx context.Context, activityID string, actID int64) (Balance, error) {
+func (s *Service) Wallet(ctx context.Context, live *activity.Live, actID int64) (Balance, error) {
+	activityID := live.ID
 	pending, err := s.pendingOrders(ctx, activityID, actID)
 	if err != nil {
 		return Balance{}, err
@@ -50,7 +57,7 @@ func (s *Service) Wallet(ctx context.Context, activityID string, actID int64) (B
 		default:
 			b.Settled, b.CumulativeIncome = row.Settled, row.Cumulative
 		}
-		done, err := settledAmong(ctx, tx, activityID, pending)
+		done, err := settledAmong(ctx, tx.Client(), activityID, pending)
 		if err != nil {
 			return err
 		}
@@ -69,8 +76,20 @@ func (s *Service) Wallet(ctx context.Context, activityID string, actID int64) (B
 	return b, nil
 }
 
+// SettledAmong returns which of the live activity's given pending orders are already in the
+// database (settled, their Redis cleanup still to come), in one snapshot.
+func (s *Service) SettledAmong(ctx context.Context, live *activity.Live, pending []Order) (map[string]bool, error) {
+	var done map[string]bool
+	err := s.db.ReadTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		done, err = settledAmong(ctx, tx.Client(), live.ID, pending)
+		return err
+	})
+	return done, err
+}
+
 // settledAmong returns which of the pending orders are already in the database.
-func settledAmong(ctx context.Context, tx *ent.Tx, activityID string, pending []Order) (map[string]bool, error) {
+func settledAmong(ctx context.Context, c *ent.Client, activityID string, pending []Order) (map[string]bool, error) {
 	done := map[string]bool{}
 	if len(pending) == 0 {
 		return done, nil
@@ -79,7 +98,7 @@ func settledAmong(ctx context.Context, tx *ent.Tx, activityID string, pending []
 	for i, o := range pending {
 		nos[i] = o.OrderNo
 	}
-	have, err := tx.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.OrderNoIn(nos...)).
+	have, err := c.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.OrderNoIn(nos...)).
 		Select(rewardorder.FieldOrderNo).Strings(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("find settled orders: %w", err)
@@ -92,8 +111,9 @@ func settledAmong(ctx context.Context, tx *ent.Tx, activityID string, pending []
 
 // HasReward reports whether the account holds any reward of the scene, pending or settled.
 // With its switch off it reads the database only, sparing Redis.
-func (s *Service) HasReward(ctx context.Context, activityID string, actID int64, sceneID string) (bool, error) {
-	if s.switches.Enabled(SwitchHasRewardPending) {
+func (s *Service) HasReward(ctx context.Context, live *activity.Live, actID int64, sceneID string) (bool, error) {
+	activityID := live.ID
+	if s.switches.Enabled(switches.HasRewardPending) {
 		pending, err := s.pendingOrders(ctx, activityID, actID)
 		if err != nil {
 			return false, err

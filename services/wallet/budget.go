@@ -10,52 +10,13 @@ import (
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/luascript"
 )
 
 // Budgets are reserved in Redis before a reward is recorded. Every scene of one (child)
-// activity and the activity's overall counter share the hash tag {b:activity}, so one script
+// activity and the activity's overall counter share one hash tag (keys.go), so one script
 // checks and reserves both atomically on one Redis Cluster slot, and no number of instances
 // can issue past a budget.
-//
-//	w:b:{b:A}:s:SCENE  hash issued (fen reserved by issuance)
-//	w:b:{b:A}:all      hash issued (all scenes of the activity)
-func budgetSceneKey(activityID, sceneID string) string {
-	return "w:b:{b:" + activityID + "}:s:" + sceneID
-}
-func budgetAllKey(activityID string) string { return "w:b:{b:" + activityID + "}:all" }
-
-// reserveScript reserves ARGV[1] fen. KEYS: scene counter, activity counter.
-// ARGV: amount, scene limit (total − reserve), activity limit (−1: none), force (1: reserve even
-// past the limit, for a token already promised), scene seed, activity seed.
-// A counter that does not exist (a new scene, or Redis lost its data) starts at its seed, the
-// issued total the database knows; without seeds ("-") the script answers {-1} and the caller
-// computes them, so the database is read only when a counter is missing.
-// Returns {1, issued}, or {0, issued} when refused.
-var reserveScript = redis.NewScript(`
-for i = 1, 2 do
-  if redis.call('HEXISTS', KEYS[i], 'issued') == 0 then
-    if ARGV[4 + i] == '-' then return {-1, 0} end
-    redis.call('HSET', KEYS[i], 'issued', ARGV[4 + i])
-  end
-end
-local amount = tonumber(ARGV[1])
-local scene = tonumber(redis.call('HGET', KEYS[1], 'issued'))
-local all = tonumber(redis.call('HGET', KEYS[2], 'issued'))
-if ARGV[4] ~= '1' then
-  if scene + amount > tonumber(ARGV[2]) then return {0, scene} end
-  local cap = tonumber(ARGV[3])
-  if cap >= 0 and all + amount > cap then return {0, scene} end
-end
-redis.call('HINCRBY', KEYS[2], 'issued', amount)
-return {1, redis.call('HINCRBY', KEYS[1], 'issued', amount)}
-`)
-
-// releaseScript gives a reservation back (the order turned out to be a replay or a conflict).
-var releaseScript = redis.NewScript(`
-redis.call('HINCRBY', KEYS[1], 'issued', -tonumber(ARGV[1]))
-redis.call('HINCRBY', KEYS[2], 'issued', -tonumber(ARGV[1]))
-return 1
-`)
 
 // sceneLimit is what a scene may issue in all: its budget less the reserve, which issuance
 // must always leave untouched.
@@ -75,22 +36,24 @@ func (s *Service) reserve(ctx context.Context, a *activity.Activity, sc *activit
 	}
 	sceneSeed, allSeed := any("-"), any("-")
 	for attempt := 0; ; attempt++ {
-		res, err := reserveScript.Run(ctx, s.rdb, keys, amount, sceneLimit(sc), activityCap, f, sceneSeed, allSeed).Slice()
+		r, err := luascript.Run(ctx, s.rdb, reserveScript, keys, amount, sceneLimit(sc), activityCap, f, sceneSeed, allSeed)
 		if err != nil {
 			return fmt.Errorf("reserve budget: %w", err)
 		}
-		switch ok, _ := res[0].(int64); {
-		case ok == 1:
+		switch {
+		case r.Outcome == outcomeReserved:
 			return nil
-		case ok == -1 && attempt == 0:
+		case r.Outcome == outcomeSeed && attempt == 0:
 			scene, all, err := s.issuedFromDB(ctx, a.ID, sc.SceneID)
 			if err != nil {
 				return err
 			}
 			sceneSeed, allSeed = scene, all
 			continue
-		case ok == -1:
+		case r.Outcome == outcomeSeed:
 			return fmt.Errorf("reserve budget: counters missing after seeding")
+		case r.Outcome != outcomeRefused:
+			return fmt.Errorf("reserve budget: unknown script outcome %q", r.Outcome)
 		}
 		return errs.E(errs.BudgetExhausted, "scene %s's budget cannot cover %d fen (%d%% of it is kept in reserve)", sc.SceneID, amount, sc.ReservePPM/10_000)
 	}

@@ -70,7 +70,9 @@ func TestBudgetReserveBoundary(t *testing.T) {
 func TestBudgetRaceAcrossTwoInstances(t *testing.T) {
 	f := setup(t)
 	f.tightScene(t, "race", 1000) // 900 issuable: exactly 90 rewards of 10
-	other := New(f.db, f.rdb, activity.NewCatalog(f.db, f.clock.Now), f.signer, f.clock.Now, f.s.log, f.s.cfg)
+	otherWorld := *f.w
+	otherWorld.Catalog = activity.NewCatalog(f.db, f.clock.Now)
+	other := newService(t, &otherWorld, f.s.cfg)
 	var ok, refused atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 200 {
@@ -123,7 +125,7 @@ func TestBudgetSurvivesRedisLoss(t *testing.T) {
 	f.tightScene(t, "durable", 1000)
 	f.issue(t, tight(71, "durable", 1, 500))
 	tok := f.issue(t, tight(72, "durable", 1, 100)).Token
-	if _, err := f.s.ForceSettle(ctx, childID, 71); err != nil {
+	if _, err := f.s.ForceSettle(ctx, f.live(t), 71); err != nil {
 		t.Fatal(err)
 	}
 	f.rdb.FlushDB(ctx) // the counters and the pending 100 are gone
@@ -165,7 +167,7 @@ func TestPerUserCapPerActivity(t *testing.T) {
 	}
 	f.issue(t, cash(82, 1, 250)) // another account has its own cap
 	// Settled, then Redis loses the totals: they are rebuilt from the ledger.
-	if _, err := f.s.ForceSettle(ctx, childID, 81); err != nil {
+	if _, err := f.s.ForceSettle(ctx, f.live(t), 81); err != nil {
 		t.Fatal(err)
 	}
 	f.rdb.FlushDB(ctx)

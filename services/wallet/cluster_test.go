@@ -2,8 +2,6 @@ package wallet
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,38 +9,24 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/springwallet/wallet/internal/testenv"
+	"github.com/springwallet/wallet/internal/testworld"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
-	"github.com/springwallet/wallet/services/token"
 )
 
-// TestOnRedisCluster runs issuance, settlement, budgets, token restore, the sweeper and red
-// packets against a real three-node Redis Cluster: every script must touch one slot only and
+// TestOnRedisCluster runs issuance, settlement, budgets, token restore and the sweeper
+// against a real three-node Redis Cluster (services/redpacket runs red packets there): every script must touch one slot only and
 // every scan must visit every master, or Redis Cluster refuses.
 func TestOnRedisCluster(t *testing.T) {
 	ctx := context.Background()
-	rc := testenv.Cluster(t)
-	db := testenv.SQLite(t)
-	clk := &clock{t: t0}
-	cat := activity.NewCatalog(db, clk.Now)
-	if _, err := cat.UpsertActivity(ctx, activity.ActivityInput{ID: parentID, Phase: "PRODUCTION", StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(24 * time.Hour)}); err != nil {
+	w := testworld.New(t, testworld.Options{Cluster: true})
+	rc := w.Redis
+	if _, err := w.Catalog.UpsertScene(ctx, activity.SceneInput{ActivityID: parentID, SceneID: "tight", AwardType: "CASH", BudgetTotal: 1000, ReservePPM: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cat.UpsertActivity(ctx, activity.ActivityInput{ID: childID, ParentID: parentID, Phase: "PRODUCTION", StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(24 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range []activity.SceneInput{
-		{ActivityID: parentID, SceneID: "rain", AwardType: "CASH", BudgetTotal: 1_000_000_000, ReservePPM: -1},
-		{ActivityID: parentID, SceneID: "tight", AwardType: "CASH", BudgetTotal: 1000, ReservePPM: -1},
-	} {
-		if _, err := cat.UpsertScene(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	signer, _ := token.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
-	s := New(db, rc, cat, signer, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Shards: 4, ClaimIdle: time.Second, SweepAge: time.Second})
-	f := &fixture{s: s, db: db, clock: clk, signer: signer}
+	f := &fixture{s: newService(t, w, Config{Shards: 4, ClaimIdle: time.Second, SweepAge: time.Second}), w: w, db: w.DB, rdb: rc, clock: w.Clock, signer: w.Signer}
+	s := f.s
+	clk := w.Clock
 
 	// Issue to accounts spread over every node; replays and conflicts behave.
 	var toks []string
@@ -58,10 +42,10 @@ func TestOnRedisCluster(t *testing.T) {
 	}
 	// The worker settles from every stream shard.
 	wctx, cancel := context.WithCancel(ctx)
-	w := s.NewWorker()
-	w.block = 50 * time.Millisecond
+	worker := s.Settler()
+	worker.block = 50 * time.Millisecond
 	done := make(chan struct{})
-	go func() { w.Run(wctx); close(done) }()
+	go func() { _ = worker.Run(wctx); close(done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for u := int64(1); u <= 30; u++ {
 		for f.wallet(t, u).Settled != 100 || rc.Exists(ctx, pendingKey(childID, u)).Val() != 0 {
@@ -108,7 +92,7 @@ func TestOnRedisCluster(t *testing.T) {
 	}
 
 	// Redis loses everything; tokens restore their rewards, settled ones are not paid twice.
-	if err := rc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.FlushAll(ctx).Err() }); err != nil {
+	if err := rc.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.FlushAll(ctx).Err() }); err != nil {
 		t.Fatal(err)
 	}
 	for i, tok := range toks[:5] {
@@ -118,30 +102,5 @@ func TestOnRedisCluster(t *testing.T) {
 		}
 	}
 
-	// Red packets: send and concurrent grabs, keys on one slot per packet.
-	f.fund(t, 300, 1000)
-	p, _, err := s.SendRedPacket(ctx, SendRedPacketInput{ActivityID: childID, ActID: 300, TotalAmount: 1000, Count: 10, Mode: "RANDOM", Greeting: "hi", RequestID: "c"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got atomic.Int64
-	var grabbed atomic.Int32
-	for i := range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g, err := s.GrabRedPacket(ctx, p.ID, int64(400+i))
-			if err == nil {
-				grabbed.Add(1)
-				got.Add(g.Amount)
-			} else if !errs.Is(err, errs.RedPacketEmpty) {
-				t.Errorf("grab: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if grabbed.Load() != 10 || got.Load() != 1000 {
-		t.Fatalf("%d grabs took %d fen, want 10 taking 1000", grabbed.Load(), got.Load())
-	}
 	f.checkLedger(t)
 }

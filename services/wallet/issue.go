@@ -12,13 +12,18 @@ import (
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/luascript"
+	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
 )
 
-// IssueInput is one reward an activity backend grants.
+// IssueInput is one reward an activity backend grants, as the backend sent it.
 type IssueInput struct {
-	ActID      int64
-	AppID      int
+	ActID int64
+	AppID int
+	// ActivityID is the id the client sent, a parent's or a phase's: Issue resolves it to the
+	// phase live at the request time (IssueResult.Activity). Everything after issuance takes
+	// the resolved *activity.Live instead.
 	ActivityID string
 	SceneID    string
 	RainID     int
@@ -65,14 +70,14 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	if in.AwardType == AwardCash && !s.switches.Enabled(SwitchIssuanceCash) {
-		return nil, degraded("cash issuance")
+	if in.AwardType == AwardCash && !s.switches.Enabled(switches.IssuanceCash) {
+		return nil, Degraded("cash issuance")
 	}
-	if in.AwardType == AwardCoupon && !s.switches.Enabled(SwitchIssuanceCoupon) {
-		return nil, degraded("coupon issuance")
+	if in.AwardType == AwardCoupon && !s.switches.Enabled(switches.IssuanceCoupon) {
+		return nil, Degraded("coupon issuance")
 	}
-	if !s.switches.Enabled(fmt.Sprintf(SwitchIssuanceAppFmt, in.AppID)) {
-		return nil, degraded(fmt.Sprintf("issuance for app %d", in.AppID))
+	if !s.switches.Enabled(switches.IssuanceApp(in.AppID)) {
+		return nil, Degraded(fmt.Sprintf("issuance for app %d", in.AppID))
 	}
 	now := s.now()
 	live, err := s.catalog.Resolve(ctx, in.ActivityID, now)
@@ -103,10 +108,8 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (*IssueResult, error
 			return nil, err
 		}
 	}
-	if s.scenes != nil {
-		if err := s.scenes.AllowScene(ctx, live.ID, scene.SceneID, scene.RatePerSecond); err != nil {
-			return nil, err
-		}
+	if err := s.scenes.AllowScene(ctx, live.ID, scene.SceneID, scene.RatePerSecond); err != nil {
+		return nil, err
 	}
 	if err := s.reserve(ctx, &live.Activity, scene, o.Amount, false); err != nil {
 		// A replay of an order issued before the budget ran out still answers its first
@@ -149,15 +152,15 @@ func (s *Service) accept(ctx context.Context, o Order, capped *activity.Activity
 	}
 	keys := []string{orderKey(o.ActivityID, o.ActID, o.OrderNo), pendingKey(o.ActivityID, o.ActID), capKey(o.ActivityID, o.ActID, version)}
 	seed := any("-")
-	var raw []any
+	var r luascript.Result
 	for attempt := 0; ; attempt++ {
 		var err error
-		raw, err = issueScript.Run(ctx, s.rdb, keys, o.content(), o.Token, o.marshal(), o.OrderNo,
-			s.cfg.OrderTTL.Milliseconds(), o.IssuedAtMs, limit, seed, s.cfg.OrderTTL.Milliseconds()).Slice()
+		r, err = luascript.Run(ctx, s.rdb, issueScript, keys, o.content(), o.Token, o.marshal(), o.OrderNo,
+			s.cfg.OrderTTL.Milliseconds(), o.IssuedAtMs, limit, seed, s.cfg.OrderTTL.Milliseconds())
 		if err != nil {
 			return nil, fmt.Errorf("issue %s: %w", o.OrderNo, err)
 		}
-		if n, _ := raw[0].(int64); n != -1 || attempt > 0 {
+		if r.Outcome != outcomeSeed || attempt > 0 {
 			break
 		}
 		// The account's total under the cap is not in Redis (first reward, a changed cap, or
@@ -166,24 +169,24 @@ func (s *Service) accept(ctx context.Context, o Order, capped *activity.Activity
 			return nil, err
 		}
 	}
-	outcome, _ := raw[0].(int64)
-	tok, _ := raw[1].(string)
-	st, _ := raw[2].(int64)
-	at, _ := raw[3].(int64)
-	switch outcome {
-	case 2:
+	tok, st, at := r.String(0), r.Int(1), r.Int(2)
+	switch r.Outcome {
+	case outcomeNew, outcomeReplay:
+	case outcomeConflict:
 		return nil, errs.E(errs.IdempotencyConflict, "order %s was already issued with other content", o.OrderNo)
-	case 3:
+	case outcomeOverCap:
 		return nil, errs.E(errs.LimitExceeded, "account %d would receive more than the activity's cap of %d fen", o.ActID, limit)
-	case -1:
+	case outcomeSeed:
 		return nil, fmt.Errorf("issue %s: per-user total missing after seeding", o.OrderNo)
+	default:
+		return nil, fmt.Errorf("issue %s: unknown script outcome %q", o.OrderNo, r.Outcome)
 	}
-	res := &IssueResult{OrderNo: o.OrderNo, Token: tok, Status: statusName(st), Replayed: outcome == 1}
+	res := &IssueResult{OrderNo: o.OrderNo, Token: tok, Status: statusName(st), Replayed: r.Outcome == outcomeReplay}
 	// A new order is queued now. A replay of one still pending is queued again when it is
 	// older than a moment: the first attempt may have died between the script and the queue,
 	// and a duplicate job is harmless (settlement is idempotent).
-	if outcome == 0 || (st < token.StatusSuccess && s.now().Sub(time.UnixMilli(at)) > 2*time.Second) {
-		if err := s.enqueue(ctx, s.rdb, o.ActivityID, o.ActID, o.OrderNo); err != nil {
+	if r.Outcome == outcomeNew || (st < token.StatusSuccess && s.now().Sub(time.UnixMilli(at)) > 2*time.Second) {
+		if err := s.enqueue(ctx, o.ActivityID, o.ActID, o.OrderNo); err != nil {
 			// The reward is recorded and counted as pending; the sweeper queues it later.
 			s.log.Warn("queue settlement", "order", o.OrderNo, "err", err)
 		}
@@ -191,8 +194,9 @@ func (s *Service) accept(ctx context.Context, o Order, capped *activity.Activity
 	return res, nil
 }
 
-func (s *Service) enqueue(ctx context.Context, c redis.Cmdable, activityID string, actID int64, orderNo string) error {
-	return c.XAdd(ctx, &redis.XAddArgs{
+// enqueue appends a settlement job for one order to its account's shard.
+func (s *Service) enqueue(ctx context.Context, activityID string, actID int64, orderNo string) error {
+	return s.rdb.XAdd(ctx, &redis.XAddArgs{
 		Stream: streamKey(shardOf(activityID, actID, s.cfg.Shards)),
 		Values: []string{"a", activityID, "u", fmt.Sprint(actID), "o", orderNo},
 	}).Err()

@@ -3,16 +3,21 @@ package wallet
 import (
 	"hash/fnv"
 	"strconv"
+	"strings"
 )
 
-// Redis layout. Every key of one account within one activity shares the hash tag
-// {activity:actId}, so each account's scripts touch one Redis Cluster slot; settlement queues
-// are sharded streams, each its own slot.
+// Redis layout: every key the reward core uses is built by a function here. Every key of one
+// account within one activity shares the hash tag {activity:actId}, so each account's scripts
+// touch one Redis Cluster slot; settlement queues are sharded streams, each its own slot;
+// an activity's budget counters share {b:activity}, its hot totals {s:activity}.
 //
-//	w:{A:U}:p        hash  orderNo → pending order (JSON), the account's unsettled rewards
-//	w:{A:U}:o:ORDER  hash  c (content), tok (token), st (token status), at (issued, unix ms)
-//	w:{A:U}:cap:V    string  total received, for the per-user cap (V: the activity's version)
-//	w:q:{N}          stream of settlement jobs for shard N
+//	w:{A:U}:p          hash    orderNo → pending order (JSON), the account's unsettled rewards
+//	w:{A:U}:o:ORDER    hash    c (content), tok (token), st (token status), at (issued, unix ms)
+//	w:{A:U}:cap:V      string  total received, for the per-user cap (V: the activity's version)
+//	w:q:{N}            stream  settlement jobs for shard N
+//	w:b:{b:A}:s:SCENE  hash    issued (fen reserved by issuance for the scene)
+//	w:b:{b:A}:all      hash    issued (all scenes of the activity)
+//	w:c:{s:A}          hash    hot issuance totals: amt, cnt, cash, amt:SCENE, cnt:SCENE
 
 func accountTag(activityID string, actID int64) string {
 	return "{" + activityID + ":" + strconv.FormatInt(actID, 10) + "}"
@@ -21,6 +26,9 @@ func accountTag(activityID string, actID int64) string {
 func pendingKey(activityID string, actID int64) string {
 	return "w:" + accountTag(activityID, actID) + ":p"
 }
+
+// pendingKeyPattern matches every account's pending hash (for SCAN).
+func pendingKeyPattern() string { return "w:{*}:p" }
 
 func orderKey(activityID string, actID int64, orderNo string) string {
 	return "w:" + accountTag(activityID, actID) + ":o:" + orderNo
@@ -40,4 +48,24 @@ func shardOf(activityID string, actID int64, shards int) int {
 	h := fnv.New32a()
 	h.Write([]byte(accountTag(activityID, actID)))
 	return int(h.Sum32() % uint32(shards))
+}
+
+func budgetSceneKey(activityID, sceneID string) string {
+	return "w:b:{b:" + activityID + "}:s:" + sceneID
+}
+
+func budgetAllKey(activityID string) string { return "w:b:{b:" + activityID + "}:all" }
+
+const statsKeyPrefix, statsKeySuffix = "w:c:{s:", "}"
+
+// statsKey is the hash of an activity's hot issuance totals.
+func statsKey(activityID string) string { return statsKeyPrefix + activityID + statsKeySuffix }
+
+// statsKeyActivity is the activity whose totals key is k (false for other keys).
+func statsKeyActivity(k string) (string, bool) {
+	act, ok := strings.CutPrefix(k, statsKeyPrefix)
+	if !ok || !strings.HasSuffix(act, statsKeySuffix) {
+		return "", false
+	}
+	return strings.TrimSuffix(act, statsKeySuffix), true
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/token"
 )
 
 // Award types.
@@ -84,7 +85,7 @@ const (
 )
 
 func statusName(tokenStatus int64) string {
-	if tokenStatus >= 8 {
+	if tokenStatus >= token.StatusSuccess {
 		return StatusSettled
 	}
 	return StatusPending

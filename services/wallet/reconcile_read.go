@@ -8,23 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Read-only views of the money core for reconciliation (services/reconcile): the ledger's
-// account names and the Redis state, so the key layout stays in this package.
-
-// Ledger account name prefixes: a user's account is UserAccountPrefix + act_id, a scene's
-// budget account BudgetAccountPrefix + scene id, a red packet's escrow
-// RedPacketAccountPrefix + packet id.
-const (
-	UserAccountPrefix      = "user:"
-	BudgetAccountPrefix    = "budget:"
-	RedPacketAccountPrefix = "redpacket:"
-)
-
-// UserAccount is the ledger account of a user.
-func UserAccount(actID int64) string { return userAccount(actID) }
-
-// BudgetAccount is the ledger account a scene's rewards are paid from.
-func BudgetAccount(sceneID string) string { return budgetAccount(sceneID) }
+// Read-only views of the reward core's Redis state for reconciliation (services/reconcile),
+// so the key layout stays in this package.
 
 // BudgetCounter is one Redis budget counter: the fen issuance has reserved.
 type BudgetCounter struct {

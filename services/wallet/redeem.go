@@ -7,6 +7,7 @@ import (
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/switches"
 )
 
 // RedeemResult is what redeeming a token answers.
@@ -22,8 +23,8 @@ type RedeemResult struct {
 // idempotent on the order number. onlyActID, when non-zero, is the only account whose tokens
 // the caller may redeem.
 func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*RedeemResult, error) {
-	if !s.switches.Enabled(SwitchRedeem) {
-		return nil, degraded("token redemption")
+	if !s.switches.Enabled(switches.Redeem) {
+		return nil, Degraded("token redemption")
 	}
 	if tok == "" {
 		return nil, errs.Input("token", "token is required")

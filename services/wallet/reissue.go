@@ -5,17 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/audit"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/lifecycle"
 )
 
 // MaxReissueBatch is the most orders one re-issue may carry: enough to repair an incident in a
 // few calls, few enough that a batch finishes well within the admin endpoint's timeout.
 const MaxReissueBatch = 500
+
+// ReissueTimeout bounds one batch once begun: it runs on when its caller leaves, so that its
+// audit entry is written, but not forever.
+const ReissueTimeout = 2 * time.Minute
 
 // Re-issue outcomes of one order.
 const (
@@ -83,7 +89,8 @@ func (s *Service) Reissue(ctx context.Context, in ReissueInput) (*ReissueResult,
 	if len(in.Orders) == 0 || len(in.Orders) > MaxReissueBatch {
 		return nil, errs.Input("orders", "a re-issue takes 1..%d orders, not %d", MaxReissueBatch, len(in.Orders))
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := lifecycle.Detach(ctx, ReissueTimeout)
+	defer cancel()
 	settled, err := s.settledOrders(ctx, in.Orders)
 	if err != nil {
 		return nil, err

@@ -10,12 +10,8 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/switches"
 )
-
-// reissueSwitchesOff turns off the switches it names.
-type reissueSwitchesOff map[string]bool
-
-func (s reissueSwitchesOff) Enabled(name string) bool { return !s[name] }
 
 func operatorCtx() context.Context {
 	return auth.WithPrincipal(context.Background(), &auth.Principal{ActID: 77, AppID: 1, Roles: []string{auth.RoleOperator}}, nil)
@@ -167,7 +163,7 @@ func TestReissueRefusesTheWholeBatch(t *testing.T) {
 func TestReissueOfASettledOrderRedisForgotIsAReplay(t *testing.T) {
 	f := setup(t)
 	f.issue(t, cash(11, 1, 500))
-	if _, err := f.s.ForceSettle(context.Background(), childID, 11); err != nil {
+	if _, err := f.s.ForceSettle(context.Background(), f.live(t), 11); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.rdb.FlushDB(context.Background()).Err(); err != nil {
@@ -196,7 +192,7 @@ func TestReissueAppliesBudgetsLimitsAndSwitches(t *testing.T) {
 		"22_tiny_1_CASH_0 FAILED BUDGET_EXHAUSTED",
 		"21_rain_1_CASH_0 FAILED LIMIT_EXCEEDED",
 	})
-	f.s.SetSwitches(reissueSwitchesOff{SwitchIssuanceCash: true})
+	f.w.Switches.Only(switches.IssuanceCash)
 	res = f.reissue(t, "switched off", cash(23, 1, 10), tight(21, "tiny", 1, 900))
 	sameLines(t, outcomes(res), []string{"23_rain_1_CASH_0 FAILED DEGRADED", "21_tiny_1_CASH_0 FAILED DEGRADED"})
 	if b := f.wallet(t, 23); b.Balance != 0 {

@@ -2,38 +2,48 @@ package wallet
 
 import "github.com/redis/go-redis/v9"
 
+// Script outcomes: each script answers {outcome, values...} (decoded by luascript.Run).
+const (
+	outcomeNew      = "new"      // issue: recorded
+	outcomeReplay   = "replay"   // issue: known with the same content
+	outcomeConflict = "conflict" // issue: known with other content
+	outcomeOverCap  = "over_cap" // issue: past the activity's per-user cap
+	outcomeSeed     = "seed"     // issue, reserve: a counter is missing; seed it and run again
+	outcomeReserved = "reserved" // reserve: taken from the budgets
+	outcomeRefused  = "refused"  // reserve: the budget cannot cover it
+)
+
 // issueScript accepts a reward exactly once. KEYS: order record, pending hash, the account's
 // received total for the per-user cap (one slot). ARGV: content, token, pending order JSON,
 // order number, record TTL (ms), issued-at (ms), cap (0: none), the total the database knows
 // ("-": unknown), total TTL (ms).
-// Returns {outcome, token, status, issuedAtMs}: outcome 0 new, 1 replay, 2 conflict, 3 over the
-// per-user cap, -1 the cap's total must be seeded first.
+// Returns {outcome, token, status, issuedAtMs}.
 var issueScript = redis.NewScript(`
 local c = redis.call('HGET', KEYS[1], 'c')
 if c then
-  if c ~= ARGV[1] then return {2, '', 0, 0} end
+  if c ~= ARGV[1] then return {'conflict', '', 0, 0} end
   local r = redis.call('HMGET', KEYS[1], 'tok', 'st', 'at')
-  return {1, r[1] or '', tonumber(r[2] or '1'), tonumber(r[3] or '0')}
+  return {'replay', r[1] or '', tonumber(r[2] or '1'), tonumber(r[3] or '0')}
 end
 local cap = tonumber(ARGV[7])
 if cap > 0 then
   local amount = cjson.decode(ARGV[3])['m']
   local total = redis.call('GET', KEYS[3])
   if not total then
-    if ARGV[8] == '-' then return {-1, '', 0, 0} end
+    if ARGV[8] == '-' then return {'seed', '', 0, 0} end
     -- Seed from what the database settled plus what is pending here (an entry in both, in
     -- the moment between commit and cleanup, is counted twice: the cap errs on the safe side).
     total = tonumber(ARGV[8])
     for _, v in ipairs(redis.call('HVALS', KEYS[2])) do total = total + cjson.decode(v)['m'] end
     redis.call('SET', KEYS[3], total, 'PX', ARGV[9])
   end
-  if tonumber(total) + amount > cap then return {3, '', 0, 0} end
+  if tonumber(total) + amount > cap then return {'over_cap', '', 0, 0} end
   redis.call('INCRBY', KEYS[3], amount)
 end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'tok', ARGV[2], 'st', 1, 'at', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
-return {0, ARGV[2], 1, tonumber(ARGV[6])}
+return {'new', ARGV[2], 1, tonumber(ARGV[6])}
 `)
 
 // markScript moves the still-pending orders of one account to "processing" (token status 2)
@@ -61,4 +71,37 @@ for i, o in ipairs(ARGV) do
   if redis.call('EXISTS', KEYS[i+1]) == 1 then redis.call('HSET', KEYS[i+1], 'st', 8) end
 end
 return #ARGV
+`)
+
+// reserveScript reserves ARGV[1] fen. KEYS: scene counter, activity counter.
+// ARGV: amount, scene limit (total − reserve), activity limit (−1: none), force (1: reserve even
+// past the limit, for a token already promised), scene seed, activity seed.
+// A counter that does not exist (a new scene, or Redis lost its data) starts at its seed, the
+// issued total the database knows; without seeds ("-") the script answers seed and the caller
+// computes them, so the database is read only when a counter is missing.
+// Returns {outcome, scene issued}.
+var reserveScript = redis.NewScript(`
+for i = 1, 2 do
+  if redis.call('HEXISTS', KEYS[i], 'issued') == 0 then
+    if ARGV[4 + i] == '-' then return {'seed', 0} end
+    redis.call('HSET', KEYS[i], 'issued', ARGV[4 + i])
+  end
+end
+local amount = tonumber(ARGV[1])
+local scene = tonumber(redis.call('HGET', KEYS[1], 'issued'))
+local all = tonumber(redis.call('HGET', KEYS[2], 'issued'))
+if ARGV[4] ~= '1' then
+  if scene + amount > tonumber(ARGV[2]) then return {'refused', scene} end
+  local cap = tonumber(ARGV[3])
+  if cap >= 0 and all + amount > cap then return {'refused', scene} end
+end
+redis.call('HINCRBY', KEYS[2], 'issued', amount)
+return {'reserved', redis.call('HINCRBY', KEYS[1], 'issued', amount)}
+`)
+
+// releaseScript gives a reservation back (the order turned out to be a replay or a conflict).
+var releaseScript = redis.NewScript(`
+redis.call('HINCRBY', KEYS[1], 'issued', -tonumber(ARGV[1]))
+redis.call('HINCRBY', KEYS[2], 'issued', -tonumber(ARGV[1]))
+return 1
 `)

@@ -14,22 +14,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/ent"
-	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/lifecycle"
+	"github.com/springwallet/wallet/services/luascript"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
+	"github.com/springwallet/wallet/services/token"
 )
 
 // account identifies one user's wallet within one (child) activity.
-type account struct {
-	activityID string
-	actID      int64
-}
-
-// Ledger account names and transaction kinds.
-const (
-	KindReward = "REWARD"
-)
-
-func userAccount(actID int64) string      { return "user:" + strconv.FormatInt(actID, 10) }
-func budgetAccount(sceneID string) string { return "budget:" + sceneID }
+type account = ledger.Wallet
 
 // SettleResult counts what one settlement wrote to the database.
 type SettleResult struct {
@@ -47,7 +42,7 @@ func (s *Service) settle(ctx context.Context, byAccount map[account][]string) (S
 	for a := range byAccount {
 		accts = append(accts, a)
 	}
-	marks, err := s.runPerAccount(ctx, markScript, accts, byAccount)
+	marks, err := luascript.RunEach(ctx, s.rdb, markScript, recordCalls(accts, byAccount))
 	if err != nil {
 		return SettleResult{}, fmt.Errorf("mark processing: %w", err)
 	}
@@ -76,70 +71,40 @@ func (s *Service) settle(ctx context.Context, byAccount map[account][]string) (S
 			return res, err
 		}
 	}
-	if _, err := s.runPerAccount(ctx, doneScript, accts, byAccount); err != nil {
+	if _, err := luascript.RunEach(ctx, s.rdb, doneScript, recordCalls(accts, byAccount)); err != nil {
 		return res, fmt.Errorf("clear settled: %w", err)
 	}
 	return res, nil
 }
 
-// runPerAccount runs one script per account in a single pipeline (one round trip per Redis
-// node, not per account), loading the script first when Redis does not have it cached.
-func (s *Service) runPerAccount(ctx context.Context, script *redis.Script, accts []account, nos map[account][]string) ([]*redis.Cmd, error) {
-	for attempt := 0; ; attempt++ {
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(accts))
-		for i, a := range accts {
-			cmds[i] = script.EvalSha(ctx, pipe, recordKeys(a, nos[a]), toAny(nos[a])...)
+// recordCalls are the mark and done scripts' calls: per account, its pending hash and the
+// records of the given orders, with the order numbers as arguments.
+func recordCalls(accts []account, nos map[account][]string) []luascript.Call {
+	calls := make([]luascript.Call, len(accts))
+	for i, a := range accts {
+		keys := make([]string, 0, len(nos[a])+1)
+		keys = append(keys, pendingKey(a.ActivityID, a.ActID))
+		args := make([]any, len(nos[a]))
+		for j, no := range nos[a] {
+			keys = append(keys, orderKey(a.ActivityID, a.ActID, no))
+			args[j] = no
 		}
-		_, err := pipe.Exec(ctx)
-		if err == nil || errors.Is(err, redis.Nil) {
-			return cmds, nil
-		}
-		if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis restarted or flushed its script cache: load the script everywhere and retry.
-			if err := loadScript(ctx, s.rdb, script); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		return nil, err
+		calls[i] = luascript.Call{Keys: keys, Args: args}
 	}
+	return calls
 }
 
-// loadScript caches a script on every node (all masters of a cluster).
-func loadScript(ctx context.Context, c redis.UniversalClient, script *redis.Script) error {
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return script.Load(ctx, n).Err() })
-	}
-	return script.Load(ctx, c).Err()
-}
-
-func recordKeys(acct account, nos []string) []string {
-	keys := make([]string, 0, len(nos)+1)
-	keys = append(keys, pendingKey(acct.activityID, acct.actID))
-	for _, no := range nos {
-		keys = append(keys, orderKey(acct.activityID, acct.actID, no))
-	}
-	return keys
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
-
-// settleDB writes the orders not yet in the database, with their ledger legs and balance
-// changes, in one transaction.
+// settleDB writes the orders not yet in the database, their ledger transactions (cash: the
+// scene's budget → the user; other award types: the budget → the type's asset account, at
+// face value) and their assets, in one transaction.
 func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, error) {
 	if len(orders) == 0 {
 		return SettleResult{}, nil
 	}
 	// Keep a settlement going when its caller leaves: a half-read batch is retried anyway,
 	// but a commit cut short by a closing request only wastes work.
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := lifecycle.Detach(ctx, s.cfg.SettleTimeout)
+	defer cancel()
 	var res SettleResult
 	err := s.db.WriteTx(ctx, func(tx *ent.Tx) error {
 		res = SettleResult{}
@@ -150,30 +115,23 @@ func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, e
 		if len(fresh) == 0 {
 			return nil
 		}
-		now := dbTime(s.now())
+		now := store.Time(s.now())
 		creates := make([]*ent.RewardOrderCreate, 0, len(fresh))
-		var legs []*ent.LedgerEntryCreate
+		txns := make([]ledger.Txn, 0, len(fresh))
 		var assets []*ent.AssetCreate
-		credit := map[account]int64{}
 		actIDs := map[int64]int{}
 		for _, o := range fresh {
 			creates = append(creates, tx.RewardOrder.Create().SetActivityID(o.ActivityID).SetOrderNo(o.OrderNo).
 				SetActID(o.ActID).SetAppID(o.AppID).SetSceneID(o.SceneID).SetRainID(o.RainID).SetAwardType(o.AwardType).
-				SetStage(o.Stage).SetAmount(o.Amount).SetStatus(8).SetToken(o.Token).SetIssuedAt(o.IssuedAt()).SetSettledAt(now))
+				SetStage(o.Stage).SetAmount(o.Amount).SetStatus(token.StatusSuccess).SetToken(o.Token).SetIssuedAt(o.IssuedAt()).SetSettledAt(now))
 			actIDs[o.ActID] = o.AppID
 			res.Count++
+			txns = append(txns, rewardTxn(o, now))
 			if !o.IsCash() {
 				assets = append(assets, tx.Asset.Create().SetActivityID(o.ActivityID).SetActID(o.ActID).SetOrderNo(o.OrderNo).
 					SetSceneID(o.SceneID).SetAwardType(o.AwardType).SetFaceValue(o.Amount))
 				continue
 			}
-			txn := "reward:" + o.ActivityID + ":" + o.OrderNo
-			legs = append(legs,
-				tx.LedgerEntry.Create().SetTxnID(txn).SetActivityID(o.ActivityID).SetAccount(budgetAccount(o.SceneID)).
-					SetAmount(-o.Amount).SetKind(KindReward).SetRef(o.OrderNo).SetCreatedAt(now),
-				tx.LedgerEntry.Create().SetTxnID(txn).SetActivityID(o.ActivityID).SetAccount(userAccount(o.ActID)).
-					SetActID(o.ActID).SetAmount(o.Amount).SetKind(KindReward).SetRef(o.OrderNo).SetCreatedAt(now))
-			credit[account{o.ActivityID, o.ActID}] += o.Amount
 			res.Amount += o.Amount
 		}
 		if err := ensureAccounts(ctx, tx, actIDs); err != nil {
@@ -182,22 +140,35 @@ func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, e
 		if err := tx.RewardOrder.CreateBulk(creates...).Exec(ctx); err != nil {
 			return fmt.Errorf("insert reward orders: %w", err)
 		}
-		if len(legs) > 0 {
-			if err := tx.LedgerEntry.CreateBulk(legs...).Exec(ctx); err != nil {
-				return fmt.Errorf("insert ledger: %w", err)
-			}
-		}
 		if len(assets) > 0 {
 			if err := tx.Asset.CreateBulk(assets...).Exec(ctx); err != nil {
 				return fmt.Errorf("insert assets: %w", err)
 			}
 		}
-		return applyCredits(ctx, tx, credit, true)
+		return ledger.Post(ctx, tx, txns...)
 	})
 	if err != nil {
 		return SettleResult{}, fmt.Errorf("settle batch: %w", err)
 	}
 	return res, nil
+}
+
+// RewardTxnID is the ledger transaction id of one settled reward.
+func RewardTxnID(activityID, orderNo string) string { return "reward:" + activityID + ":" + orderNo }
+
+// rewardTxn is the ledger transaction that settles one reward: cash moves from the scene's
+// budget to the user (counted as income); any other award type moves its face value from the
+// budget to the type's asset account, so the ledger tells the whole budget story.
+func rewardTxn(o Order, at time.Time) ledger.Txn {
+	t := ledger.Txn{ID: RewardTxnID(o.ActivityID, o.OrderNo), ActivityID: o.ActivityID, Ref: o.OrderNo, At: at}
+	if o.IsCash() {
+		t.Kind, t.Income = ledger.KindReward, true
+		t.Legs = []ledger.Leg{ledger.System(ledger.BudgetAccount(o.SceneID), -o.Amount), ledger.User(o.ActID, o.Amount)}
+	} else {
+		t.Kind = ledger.KindAssetGrant
+		t.Legs = []ledger.Leg{ledger.System(ledger.BudgetAccount(o.SceneID), -o.Amount), ledger.System(ledger.AssetAccount(o.AwardType), o.Amount)}
+	}
+	return t
 }
 
 // unsettled returns the orders that are not in the database yet (one indexed query per
@@ -209,7 +180,7 @@ func unsettled(ctx context.Context, tx *ent.Tx, orders []Order) ([]Order, error)
 	}
 	var out []Order
 	for act, group := range byActivity {
-		known, err := settledAmong(ctx, tx, act, group)
+		known, err := settledAmong(ctx, tx.Client(), act, group)
 		if err != nil {
 			return nil, err
 		}
@@ -231,120 +202,79 @@ func ensureAccounts(ctx context.Context, tx *ent.Tx, actIDs map[int64]int) error
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		if err := recordAccount(ctx, tx, id); err != nil {
+		if err := ledger.RecordAccount(ctx, tx, id); err != nil {
 			return err
 		}
-		if err := tx.AppBinding.Create().SetActID(id).SetAppID(actIDs[id]).OnConflict().DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
+		if err := tx.AppBinding.Create().SetActID(id).SetAppID(actIDs[id]).OnConflict().DoNothing().Exec(ctx); err != nil && !ledger.IsNoRows(err) {
 			return fmt.Errorf("record app binding: %w", err)
 		}
 	}
 	return nil
 }
 
-func isNoRows(err error) bool { return err != nil && strings.Contains(err.Error(), "no rows") }
-
-// applyCredits adds signed amounts to balances, creating rows as needed. income says whether
-// credits count toward cumulative income.
-func applyCredits(ctx context.Context, tx *ent.Tx, credit map[account]int64, income bool) error {
-	accts := make([]account, 0, len(credit))
-	for a := range credit {
-		accts = append(accts, a)
-	}
-	// A fixed order keeps concurrent transactions from deadlocking on PostgreSQL row locks.
-	sort.Slice(accts, func(i, j int) bool {
-		if accts[i].activityID != accts[j].activityID {
-			return accts[i].activityID < accts[j].activityID
-		}
-		return accts[i].actID < accts[j].actID
-	})
-	for _, a := range accts {
-		amt := credit[a]
-		var cum int64
-		if income && amt > 0 {
-			cum = amt
-		}
-		err := tx.Balance.Create().SetActivityID(a.activityID).SetActID(a.actID).SetSettled(amt).SetCumulative(cum).
-			OnConflictColumns(balance.FieldActivityID, balance.FieldActID).
-			Update(func(u *ent.BalanceUpsert) {
-				u.AddSettled(amt)
-				if cum != 0 {
-					u.AddCumulative(cum)
-				}
-			}).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("update balance: %w", err)
-		}
-	}
-	return nil
-}
-
 // SettleOnDemand is forceSettle as users call it: ForceSettle unless switched off.
-func (s *Service) SettleOnDemand(ctx context.Context, activityID string, actID int64) (SettleResult, error) {
-	if !s.switches.Enabled(SwitchForceSettle) {
-		return SettleResult{}, degraded("settling on demand")
+func (s *Service) SettleOnDemand(ctx context.Context, live *activity.Live, actID int64) (SettleResult, error) {
+	if !s.switches.Enabled(switches.ForceSettle) {
+		return SettleResult{}, Degraded("settling on demand")
 	}
-	return s.ForceSettle(ctx, activityID, actID)
+	return s.ForceSettle(ctx, live, actID)
 }
 
-// ForceSettle settles every pending reward of one account now.
-func (s *Service) ForceSettle(ctx context.Context, activityID string, actID int64) (SettleResult, error) {
-	nos, err := s.rdb.HKeys(ctx, pendingKey(activityID, actID)).Result()
+// ForceSettle settles every pending reward of one account in the live activity now.
+func (s *Service) ForceSettle(ctx context.Context, live *activity.Live, actID int64) (SettleResult, error) {
+	nos, err := s.rdb.HKeys(ctx, pendingKey(live.ID, actID)).Result()
 	if err != nil {
 		return SettleResult{}, fmt.Errorf("read pending: %w", err)
 	}
 	if len(nos) == 0 {
 		return SettleResult{}, nil
 	}
-	return s.settle(ctx, map[account][]string{{activityID, actID}: nos})
+	return s.settle(ctx, map[account][]string{{ActivityID: live.ID, ActID: actID}: nos})
 }
 
 // consumerGroup is the settlement workers' Redis Streams consumer group.
 const consumerGroup = "settlers"
 
-// Worker settles queued rewards in the background. Any number of workers, in any number of
+// Settler settles queued rewards in the background. Any number of them, in any number of
 // processes, share the streams through one consumer group.
-type Worker struct {
+type Settler struct {
 	s        *Service
 	consumer string
 	block    time.Duration
-	wg       sync.WaitGroup
 }
 
-// NewWorker returns a settlement worker named uniquely among the workers sharing the streams.
-func (s *Service) NewWorker() *Worker {
+// Settler returns a settlement worker named uniquely among the workers sharing the streams.
+func (s *Service) Settler() *Settler {
 	host, _ := os.Hostname()
-	return &Worker{s: s, consumer: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()), block: time.Second}
+	return &Settler{s: s, consumer: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()), block: time.Second}
 }
 
-// Run settles until ctx ends, then finishes the batch in hand and returns.
-func (w *Worker) Run(ctx context.Context) {
+// Run settles until ctx ends, then finishes the batches in hand and returns.
+func (w *Settler) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
 	for shard := 0; shard < w.s.cfg.Shards; shard++ {
-		w.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer w.wg.Done()
+			defer wg.Done()
 			w.runShard(ctx, shard)
 		}()
 	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.sweepLoop(ctx)
-	}()
-	w.wg.Wait()
+	wg.Wait()
+	return nil
 }
 
-func (w *Worker) runShard(ctx context.Context, shard int) {
+func (w *Settler) runShard(ctx context.Context, shard int) {
 	stream := streamKey(shard)
 	lastClaim := time.Time{}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		if !w.s.switches.Enabled(SwitchSettleWorker) {
-			sleep(ctx, 250*time.Millisecond)
+		if !w.s.switches.Enabled(switches.SettlementWorker) {
+			lifecycle.Sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		if err := w.ensureGroup(ctx, stream); err != nil {
 			w.s.log.Warn("settlement stream unavailable", "stream", stream, "err", err)
-			sleep(ctx, backoff)
+			lifecycle.Sleep(ctx, backoff)
 			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
@@ -373,7 +303,7 @@ func (w *Worker) runShard(ctx context.Context, shard int) {
 				continue // the stream was flushed; ensureGroup recreates it
 			}
 			w.s.log.Warn("read settlement stream", "stream", stream, "err", err)
-			sleep(ctx, backoff)
+			lifecycle.Sleep(ctx, backoff)
 			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
@@ -381,15 +311,19 @@ func (w *Worker) runShard(ctx context.Context, shard int) {
 		if len(msgs) == 0 {
 			continue
 		}
-		// The batch in hand is finished even when shutdown begins, so nothing is left half done.
-		if err := w.process(context.WithoutCancel(ctx), stream, msgs); err != nil {
+		// The batch in hand is finished even when shutdown begins, so nothing is left half
+		// done; its own deadline keeps a stuck database from holding shutdown forever.
+		bctx, cancel := lifecycle.Detach(ctx, w.s.cfg.SettleTimeout)
+		err = w.process(bctx, stream, msgs)
+		cancel()
+		if err != nil {
 			w.s.log.Error("settle batch", "stream", stream, "jobs", len(msgs), "err", err)
-			sleep(ctx, backoff)
+			lifecycle.Sleep(ctx, backoff)
 		}
 	}
 }
 
-func (w *Worker) ensureGroup(ctx context.Context, stream string) error {
+func (w *Settler) ensureGroup(ctx context.Context, stream string) error {
 	err := w.s.rdb.XGroupCreateMkStream(ctx, stream, consumerGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return err
@@ -399,7 +333,7 @@ func (w *Worker) ensureGroup(ctx context.Context, stream string) error {
 
 // process settles one batch of jobs and acknowledges them; on error nothing is acknowledged
 // and the jobs are claimed again after ClaimIdle.
-func (w *Worker) process(ctx context.Context, stream string, msgs []redis.XMessage) error {
+func (w *Settler) process(ctx context.Context, stream string, msgs []redis.XMessage) error {
 	byAccount := map[account][]string{}
 	ids := make([]string, 0, len(msgs))
 	seen := map[string]bool{}
@@ -413,7 +347,7 @@ func (w *Worker) process(ctx context.Context, stream string, msgs []redis.XMessa
 			w.s.log.Error("drop malformed settlement job", "id", m.ID, "values", m.Values)
 			continue
 		}
-		a := account{act, actID}
+		a := account{ActivityID: act, ActID: actID}
 		if k := act + "\x00" + u + "\x00" + no; !seen[k] {
 			seen[k] = true
 			byAccount[a] = append(byAccount[a], no)
@@ -429,32 +363,20 @@ func (w *Worker) process(ctx context.Context, stream string, msgs []redis.XMessa
 	return err
 }
 
-func (w *Worker) sweepLoop(ctx context.Context) {
-	w.s.repeat(ctx, w.s.cfg.SweepAge/2, "re-queue stale pending rewards", func(ctx context.Context) (int, error) {
-		if !w.s.switches.Enabled(SwitchSweeper) {
+// Sweeper re-queues pending rewards whose settlement job was lost, every SweepAge/2.
+type Sweeper struct{ s *Service }
+
+// Sweeper returns the sweeper worker.
+func (s *Service) Sweeper() *Sweeper { return &Sweeper{s: s} }
+
+// Run sweeps until ctx ends.
+func (w *Sweeper) Run(ctx context.Context) error {
+	return lifecycle.Every(ctx, w.s.log, w.s.cfg.SweepAge/2, "re-queue stale pending rewards", func(ctx context.Context) (int, error) {
+		if !w.s.switches.Enabled(switches.SettlementSweeper) {
 			return 0, nil
 		}
 		return w.s.Sweep(ctx)
 	})
-}
-
-// repeat runs job every interval until ctx ends, logging what it did and what failed: the
-// shape of every background chore that catches up on work another path may have left.
-func (s *Service) repeat(ctx context.Context, interval time.Duration, what string, job func(context.Context) (int, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := job(ctx); err != nil {
-				s.log.Warn(what, "err", err)
-			} else if n > 0 {
-				s.log.Info(what, "count", n)
-			}
-		}
-	}
 }
 
 // Sweep re-queues pending rewards older than SweepAge: jobs that were never queued (the
@@ -463,8 +385,8 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-s.cfg.SweepAge).UnixMilli()
 	var mu sync.Mutex
 	total := 0
-	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, "w:{*}:p", 500).Iterator()
+	err := luascript.EachNode(ctx, s.rdb, func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pendingKeyPattern(), 500).Iterator()
 		for iter.Next(ctx) {
 			vals, err := c.HGetAll(ctx, iter.Val()).Result()
 			if err != nil {
@@ -475,7 +397,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 				if err != nil || o.IssuedAtMs > cutoff {
 					continue
 				}
-				if err := s.enqueue(ctx, s.rdb, o.ActivityID, o.ActID, o.OrderNo); err != nil {
+				if err := s.enqueue(ctx, o.ActivityID, o.ActID, o.OrderNo); err != nil {
 					return err
 				}
 				mu.Lock()
@@ -484,22 +406,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		return iter.Err()
+	})
+	if err != nil {
+		return total, fmt.Errorf("sweep: %w", err)
 	}
-	var err error
-	switch c := s.rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		err = fmt.Errorf("sweep: unsupported redis client %T", s.rdb)
-	}
-	return total, err
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
+	return total, nil
 }

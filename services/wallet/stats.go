@@ -3,7 +3,6 @@ package wallet
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,17 +13,9 @@ import (
 	"github.com/springwallet/wallet/services/counter"
 )
 
-// Hot totals per (child) activity, one Redis hash each: amt and cnt over all scenes,
-// cash (cash amount only), and amt:SCENE, cnt:SCENE per scene.
-func statsKey(activityID string) string { return "w:c:{s:" + activityID + "}" }
-
-// SetCounter makes issuance count into c (the per-instance hot counter).
-func (s *Service) SetCounter(c *counter.Counter) { s.counter = c }
-
+// countIssued adds a new reward to the hot totals: amt and cnt over all scenes, cash (cash
+// amount only), and amt:SCENE, cnt:SCENE per scene.
 func (s *Service) countIssued(o Order) {
-	if s.counter == nil {
-		return
-	}
 	k := statsKey(o.ActivityID)
 	s.counter.Add(k, "amt", o.Amount)
 	s.counter.Add(k, "cnt", 1)
@@ -47,9 +38,6 @@ type Stats struct {
 // Stats reads an activity's totals: issuance from the hot counter, the rest from the database.
 func (s *Service) Stats(ctx context.Context, a *activity.Activity) (Stats, error) {
 	var st Stats
-	if s.counter == nil {
-		return st, fmt.Errorf("stats: no counter configured")
-	}
 	k := statsKey(a.ID)
 	var err error
 	if st.IssuedAmount, err = s.counter.Get(ctx, k, "amt"); err != nil {
@@ -109,15 +97,11 @@ func (sc *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (sc *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	if sc.c == nil {
-		return
-	}
 	for _, t := range sc.c.Snapshot() {
-		act, ok := strings.CutPrefix(t.Hash, "w:c:{s:")
+		act, ok := statsKeyActivity(t.Hash)
 		if !ok {
 			continue
 		}
-		act = strings.TrimSuffix(act, "}")
 		switch t.Field {
 		case "amt":
 			ch <- prometheus.MustNewConstMetric(sc.amount, prometheus.GaugeValue, float64(t.Value), act)

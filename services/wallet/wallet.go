@@ -1,24 +1,26 @@
-// Package wallet is the money core: reward issuance into Redis, asynchronous settlement into
-// the double-entry ledger, and balances that add the two up consistently.
+// Package wallet is the reward core: issuance into Redis (idempotency, budgets, caps), token
+// redemption and re-issue, asynchronous settlement into the ledger, and balances that add the
+// settled and the pending up consistently. Withdrawals, red packets and the feed build on it
+// from their own packages through the small interfaces they declare.
 package wallet
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/services/activity"
-	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/counter"
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
+	"github.com/springwallet/wallet/services/wiring"
 )
 
-// Config holds the money core's tunables.
+// Config holds the reward core's tunables.
 type Config struct {
 	// Shards is the number of settlement streams.
 	Shards int
@@ -32,44 +34,40 @@ type Config struct {
 	OrderTTL time.Duration
 	// SweepAge is how old a pending reward must be before the sweeper re-queues it.
 	SweepAge time.Duration
-	// Withdraw bounds withdrawals.
-	Withdraw WithdrawLimits
-	// Payout paces the payout worker.
-	Payout PayoutConfig
-	// RedPacket bounds C2C red packets.
-	RedPacket RedPacketConfig
+	// SettleTimeout bounds one settlement once begun: it outlives the request that started
+	// it, but not forever.
+	SettleTimeout time.Duration
 }
 
 // DefaultConfig is what the server runs with.
 func DefaultConfig() Config {
 	return Config{Shards: 4, BatchSize: 256, ClaimIdle: 15 * time.Second, OrderTTL: 30 * 24 * time.Hour, SweepAge: 30 * time.Second,
-		Withdraw: DefaultWithdrawLimits(), Payout: DefaultPayoutConfig(), RedPacket: DefaultRedPacketConfig()}
+		SettleTimeout: 30 * time.Second}
 }
 
-// Service is the wallet's money core.
-type Service struct {
-	db      *store.DB
-	rdb     redis.UniversalClient
-	catalog *activity.Catalog
-	signer  *token.Signer
-	now     func() time.Time
-	log     *slog.Logger
-	cfg     Config
-	// afterCommit, when set (by tests), runs between a settlement's database commit and its
-	// Redis cleanup; an error stops the settlement there, as a crash would.
-	afterCommit func() error
-	switches    Switches
-	limits      WithdrawLimits
-	// kick wakes this instance's payout worker when a withdrawal is recorded.
-	kick        chan struct{}
-	feedTimeout time.Duration
-	counter     *counter.Counter
-	scenes      SceneLimiter
-	breakers    *breaker.Registry
+// withDefaults fills the zero fields of c from DefaultConfig.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	if c.Shards <= 0 {
+		c.Shards = def.Shards
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = def.BatchSize
+	}
+	if c.ClaimIdle <= 0 {
+		c.ClaimIdle = def.ClaimIdle
+	}
+	if c.OrderTTL <= 0 {
+		c.OrderTTL = def.OrderTTL
+	}
+	if c.SweepAge <= 0 {
+		c.SweepAge = def.SweepAge
+	}
+	if c.SettleTimeout <= 0 {
+		c.SettleTimeout = def.SettleTimeout
+	}
+	return c
 }
-
-// SetBreakers puts the payout provider and the feed sources behind circuit breakers.
-func (s *Service) SetBreakers(r *breaker.Registry) { s.breakers = r }
 
 // SceneLimiter enforces a scene's issuance rate (ratePerSecond; 0 is unlimited), answering
 // RATE_LIMITED when it is exceeded.
@@ -77,88 +75,55 @@ type SceneLimiter interface {
 	AllowScene(ctx context.Context, activityID, sceneID string, perSecond int) error
 }
 
-// SetSceneLimiter makes issuance obey scene rates.
-func (s *Service) SetSceneLimiter(l SceneLimiter) { s.scenes = l }
+// NoSceneLimits is the SceneLimiter that never refuses (load tests, tools).
+type NoSceneLimits struct{}
 
-// New returns the Service.
-func New(db *store.DB, rdb redis.UniversalClient, catalog *activity.Catalog, signer *token.Signer, now func() time.Time, log *slog.Logger, cfg Config) *Service {
-	def := DefaultConfig()
-	if cfg.Shards <= 0 {
-		cfg.Shards = def.Shards
-	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = def.BatchSize
-	}
-	if cfg.ClaimIdle <= 0 {
-		cfg.ClaimIdle = def.ClaimIdle
-	}
-	if cfg.OrderTTL <= 0 {
-		cfg.OrderTTL = def.OrderTTL
-	}
-	if cfg.SweepAge <= 0 {
-		cfg.SweepAge = def.SweepAge
-	}
-	if cfg.Withdraw.Day == nil {
-		cfg.Withdraw = def.Withdraw
-	}
-	if cfg.Payout.Rate <= 0 {
-		cfg.Payout = def.Payout
-	}
-	if cfg.RedPacket.MaxTotal <= 0 {
-		cfg.RedPacket.MaxTotal = def.RedPacket.MaxTotal
-	}
-	if cfg.RedPacket.TTL <= 0 {
-		cfg.RedPacket.TTL = def.RedPacket.TTL
-	}
-	return &Service{db: db, rdb: rdb, catalog: catalog, signer: signer, now: now, log: log, cfg: cfg, switches: allOn{},
-		limits: cfg.Withdraw, kick: make(chan struct{}, 1), feedTimeout: FeedSourceTimeout}
+// AllowScene implements SceneLimiter.
+func (NoSceneLimits) AllowScene(context.Context, string, string, int) error { return nil }
+
+// Deps is everything the reward core needs; every field is required.
+type Deps struct {
+	DB       *store.DB
+	Redis    redis.UniversalClient
+	Catalog  *activity.Catalog
+	Signer   *token.Signer
+	Switches switches.Reader
+	// Counter counts issuance per activity (the hot counter behind activityStats).
+	Counter *counter.Counter
+	// Scenes enforces scene issuance rates (NoSceneLimits for none).
+	Scenes SceneLimiter
+	Now    func() time.Time
+	Log    *slog.Logger
+	Config Config
 }
 
-// Catalog returns the activity catalog the service resolves activities with.
-func (s *Service) Catalog() *activity.Catalog { return s.catalog }
-
-// Switches tells whether a degradation switch is on. The switchboard implements it; the
-// wallet only reads it.
-type Switches interface {
-	Enabled(name string) bool
+// Service is the reward core.
+type Service struct {
+	db       *store.DB
+	rdb      redis.UniversalClient
+	catalog  *activity.Catalog
+	signer   *token.Signer
+	switches switches.Reader
+	counter  *counter.Counter
+	scenes   SceneLimiter
+	now      func() time.Time
+	log      *slog.Logger
+	cfg      Config
+	// afterCommit, when set (by tests), runs between a settlement's database commit and its
+	// Redis cleanup; an error stops the settlement there, as a crash would.
+	afterCommit func() error
 }
 
-// Switches the money core obeys (declared, with their descriptions, in services/switches).
-const (
-	SwitchIssuanceCash     = "issuance.cash"
-	SwitchIssuanceCoupon   = "issuance.coupon"
-	SwitchIssuanceAppFmt   = "issuance.app.%d"
-	SwitchForceSettle      = "forcesettle"
-	SwitchRedeem           = "redeem"
-	SwitchHasRewardPending = "hasreward.pending"
-	SwitchFeedPending      = "feed.pending"
-	SwitchSettleWorker     = "settlement.worker"
-	SwitchSweeper          = "settlement.sweeper"
-	SwitchRedPacketExpiry  = "redpacket.expiry"
-)
-
-// SwitchNames lists every switch the money core checks, so a test can prove each is declared.
-func SwitchNames() []string {
-	names := []string{SwitchIssuanceCash, SwitchIssuanceCoupon, SwitchForceSettle, SwitchRedeem, SwitchHasRewardPending,
-		SwitchFeedPending, SwitchSettleWorker, SwitchSweeper, SwitchRedPacketExpiry, SwitchWithdraw, SwitchPayout,
-		SwitchRedPacketSend, SwitchRedPacketGrab}
-	for app := 1; app <= 8; app++ {
-		names = append(names, fmt.Sprintf(SwitchIssuanceAppFmt, app))
+// New returns the reward core, or an error naming the first missing dependency.
+func New(d Deps) (*Service, error) {
+	if err := wiring.Require("wallet.New", d); err != nil {
+		return nil, err
 	}
-	for _, sw := range feedSwitches {
-		names = append(names, sw)
-	}
-	return names
+	return &Service{db: d.DB, rdb: d.Redis, catalog: d.Catalog, signer: d.Signer, switches: d.Switches, counter: d.Counter,
+		scenes: d.Scenes, now: d.Now, log: d.Log, cfg: d.Config.withDefaults()}, nil
 }
 
-// degraded is the answer of a switched-off feature.
-func degraded(what string) error {
+// Degraded is the answer of a switched-off feature.
+func Degraded(what string) error {
 	return errs.E(errs.Degraded, "%s is switched off for now; please try again later", what)
 }
-
-type allOn struct{}
-
-func (allOn) Enabled(string) bool { return true }
-
-// SetSwitches makes the service obey sw (all switches are on until this is called).
-func (s *Service) SetSwitches(sw Switches) { s.switches = sw }

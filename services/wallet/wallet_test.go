@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,38 +17,29 @@ import (
 
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/internal/testenv"
+	"github.com/springwallet/wallet/internal/testworld"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/lifecycle"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/token"
 )
 
-// clock is a settable time source shared by the service and the catalog.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	s      *Service
+	w      *testworld.World
 	db     *store.DB
-	rdb    *redis.Client
-	clock  *clock
+	rdb    redis.UniversalClient
+	clock  *testworld.Clock
 	signer *token.Signer
 }
 
-var t0 = time.Date(2027, 1, 28, 20, 0, 0, 0, time.UTC)
+var t0 = testworld.T0
 
 const (
-	parentID = "cny"
-	childID  = "cny-prod"
+	parentID = testworld.Parent
+	childID  = testworld.Child
 )
 
 // onPostgres makes setup use a fresh PostgreSQL database instead of SQLite; TestOnPostgres
@@ -59,40 +48,28 @@ var onPostgres bool
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	var db *store.DB
-	if onPostgres {
-		db = testenv.Postgres(t)
-	} else {
-		db = testenv.SQLite(t)
-	}
-	rdb := testenv.Redis(t, testenv.DBWallet)
-	clk := &clock{t: t0}
-	cat := activity.NewCatalog(db, clk.Now)
-	mustUpsert := func(in activity.ActivityInput) {
-		if _, err := cat.UpsertActivity(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustUpsert(activity.ActivityInput{ID: parentID, Name: "CNY", Phase: "PRODUCTION", StartsAt: t0.Add(-24 * time.Hour), EndsAt: t0.Add(24 * time.Hour)})
-	mustUpsert(activity.ActivityInput{ID: "cny-gray", ParentID: parentID, Phase: "GRAY", StartsAt: t0.Add(-24 * time.Hour), EndsAt: t0})
-	mustUpsert(activity.ActivityInput{ID: childID, ParentID: parentID, Phase: "PRODUCTION", StartsAt: t0, EndsAt: t0.Add(24 * time.Hour)})
-	for _, sc := range []activity.SceneInput{
-		{ActivityID: parentID, SceneID: "rain", AwardType: "CASH", PerTxnLimit: 10_000, BudgetTotal: 1_000_000_000, ReservePPM: -1},
-		{ActivityID: parentID, SceneID: "gala", AwardType: "COUPON", BudgetTotal: 1_000_000, ReservePPM: -1},
-	} {
-		if _, err := cat.UpsertScene(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	signer, err := token.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	return setupWith(t, testworld.New(t, testworld.Options{RedisDB: testenv.DBWallet, Postgres: onPostgres}))
+}
+
+// setupWith wires the reward core into w, as server.go does, with short settlement timings.
+func setupWith(t *testing.T, w *testworld.World) *fixture {
+	t.Helper()
+	s := newService(t, w, Config{Shards: 2, BatchSize: 64, ClaimIdle: 300 * time.Millisecond, SweepAge: time.Second})
+	return &fixture{s: s, w: w, db: w.DB, rdb: w.Redis, clock: w.Clock, signer: w.Signer}
+}
+
+func newService(t *testing.T, w *testworld.World, cfg Config) *Service {
+	t.Helper()
+	s, err := New(Deps{DB: w.DB, Redis: w.Redis, Catalog: w.Catalog, Signer: w.Signer, Switches: w.Switches, Counter: w.Counter,
+		Scenes: NoSceneLimits{}, Now: w.Clock.Now, Log: w.Log, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(db, rdb, cat, signer, clk.Now, log, Config{Shards: 2, BatchSize: 64, ClaimIdle: 300 * time.Millisecond, SweepAge: time.Second})
-	return &fixture{s: s, db: db, rdb: rdb, clock: clk, signer: signer}
+	return s
 }
+
+// live is the parent's phase live at the fixture's time.
+func (f *fixture) live(t *testing.T) *activity.Live { return f.w.Live(t) }
 
 func cash(actID int64, rain int, amount int64) IssueInput {
 	return IssueInput{ActID: actID, AppID: 1, ActivityID: parentID, SceneID: "rain", RainID: rain, AwardType: AwardCash, Amount: amount}
@@ -109,7 +86,7 @@ func (f *fixture) issue(t *testing.T, in IssueInput) *IssueResult {
 
 func (f *fixture) wallet(t *testing.T, actID int64) Balance {
 	t.Helper()
-	b, err := f.s.Wallet(context.Background(), childID, actID)
+	b, err := f.s.Wallet(context.Background(), f.live(t), actID)
 	if err != nil {
 		t.Fatalf("wallet: %v", err)
 	}
@@ -119,51 +96,11 @@ func (f *fixture) wallet(t *testing.T, actID int64) Balance {
 	return b
 }
 
-// checkLedger asserts the ledger's invariants: every transaction sums to zero, and every
-// user's balance row equals the sum of that user's legs and is not negative.
-func (f *fixture) checkLedger(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	legs, err := f.db.R.LedgerEntry.Query().All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perTxn := map[string]int64{}
-	perUser := map[[2]any]int64{}
-	for _, l := range legs {
-		perTxn[l.TxnID] += l.Amount
-		if l.ActID != 0 {
-			perUser[[2]any{l.ActivityID, l.ActID}] += l.Amount
-		}
-	}
-	for txn, sum := range perTxn {
-		if sum != 0 {
-			t.Errorf("transaction %s sums to %d, want 0", txn, sum)
-		}
-	}
-	rows, err := f.db.R.Balance.Query().All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range rows {
-		if got := perUser[[2]any{b.ActivityID, b.ActID}]; got != b.Settled {
-			t.Errorf("balance row %s/%d settled=%d, ledger says %d", b.ActivityID, b.ActID, b.Settled, got)
-		}
-		if b.Settled < 0 {
-			t.Errorf("negative balance %s/%d: %d", b.ActivityID, b.ActID, b.Settled)
-		}
-	}
-}
+// checkLedger asserts the ledger's invariants (testworld.World.CheckLedger).
+func (f *fixture) checkLedger(t *testing.T) { t.Helper(); f.w.CheckLedger(t) }
 
-func wantCode(t *testing.T, err error, code errs.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s", code)
-	}
-	if got := errs.CodeOf(err); got != code {
-		t.Fatalf("got %s (%v), want %s", got, err, code)
-	}
-}
+// wantCode fails the test unless err carries code.
+var wantCode = testworld.WantCode
 
 func TestIssueReplayAndConflict(t *testing.T) {
 	f := setup(t)
@@ -191,7 +128,7 @@ func TestIssueReplayAndConflict(t *testing.T) {
 	if b := f.wallet(t, 7); b.Pending != 88 || b.Settled != 0 {
 		t.Fatalf("wallet before settlement = %+v, want 88 pending", b)
 	}
-	res, err := f.s.ForceSettle(ctx, childID, 7)
+	res, err := f.s.ForceSettle(ctx, f.live(t), 7)
 	if err != nil || res.Count != 1 || res.Amount != 88 {
 		t.Fatalf("force settle = %+v, %v; want 1 order of 88", res, err)
 	}
@@ -237,7 +174,7 @@ func TestConcurrentDuplicatesIssueOnce(t *testing.T) {
 	if fresh != 1 {
 		t.Fatalf("%d of %d duplicates were accepted as new, want exactly 1", fresh, n)
 	}
-	if _, err := f.s.ForceSettle(context.Background(), childID, 42); err != nil {
+	if _, err := f.s.ForceSettle(context.Background(), f.live(t), 42); err != nil {
 		t.Fatal(err)
 	}
 	if b := f.wallet(t, 42); b.Balance != 500 || b.Settled != 500 {
@@ -336,10 +273,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 func TestBalanceConsistentUnderConcurrentIssuanceAndSettlement(t *testing.T) {
 	f := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	worker := f.s.NewWorker()
+	worker := f.s.Settler()
 	worker.block = 50 * time.Millisecond
 	done := make(chan struct{})
-	go func() { worker.Run(ctx); close(done) }()
+	go func() { _ = worker.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
 	const writers, perWriter, amount = 8, 40, 7
@@ -369,7 +306,7 @@ func TestBalanceConsistentUnderConcurrentIssuanceAndSettlement(t *testing.T) {
 			default:
 			}
 			low := acked.Load()
-			b, err := f.s.Wallet(context.Background(), childID, 77)
+			b, err := f.s.Wallet(context.Background(), f.live(t), 77)
 			high := started.Load()
 			switch {
 			case err != nil:
@@ -415,7 +352,7 @@ func TestCrashBetweenCommitAndCleanup(t *testing.T) {
 	f.issue(t, cash(11, 1, 300))
 	f.issue(t, cash(11, 2, 200))
 	f.s.afterCommit = func() error { return errCrash }
-	if _, err := f.s.ForceSettle(ctx, childID, 11); !errors.Is(err, errCrash) {
+	if _, err := f.s.ForceSettle(ctx, f.live(t), 11); !errors.Is(err, errCrash) {
 		t.Fatalf("force settle: %v, want the injected crash", err)
 	}
 	// The window: the database has both orders, Redis still lists them as pending.
@@ -426,7 +363,7 @@ func TestCrashBetweenCommitAndCleanup(t *testing.T) {
 		t.Fatalf("wallet in the crash window = %+v, want 500 counted once, as settled", b)
 	}
 	f.s.afterCommit = nil
-	res, err := f.s.ForceSettle(ctx, childID, 11)
+	res, err := f.s.ForceSettle(ctx, f.live(t), 11)
 	if err != nil || res.Count != 0 {
 		t.Fatalf("second settle = %+v, %v; want nothing new written", res, err)
 	}
@@ -445,14 +382,20 @@ func TestCrashBetweenCommitAndCleanup(t *testing.T) {
 	f.checkLedger(t)
 }
 
-// runWorker starts a worker and returns a function that stops it and waits.
+// runWorker starts the settlement worker and the sweeper and returns a function that stops
+// them and waits.
 func runWorker(f *fixture) func() {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := f.s.NewWorker()
+	w := f.s.Settler()
 	w.block = 50 * time.Millisecond
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
+	g := lifecycle.NewGroup(f.s.log)
+	g.Start(ctx, map[string]lifecycle.Worker{"settler": w, "sweeper": f.s.Sweeper()})
+	return func() {
+		cancel()
+		if err := g.Stop(10 * time.Second); err != nil {
+			panic(err)
+		}
+	}
 }
 
 func (f *fixture) waitSettled(t *testing.T, actID, want int64) {
@@ -562,7 +505,7 @@ func TestRedeemRestoresALostTokenOnce(t *testing.T) {
 	if err != nil || !again.Replayed {
 		t.Fatalf("second redeem = %+v, %v; want a replay", again, err)
 	}
-	if _, err := f.s.ForceSettle(ctx, childID, 15); err != nil {
+	if _, err := f.s.ForceSettle(ctx, f.live(t), 15); err != nil {
 		t.Fatal(err)
 	}
 	// Settled, then Redis is lost again: the database remembers, nothing is paid twice.
@@ -590,13 +533,13 @@ func TestCouponsBecomeAssetsNotMoney(t *testing.T) {
 	if res.Token != "" {
 		t.Fatal("a coupon got a red-packet token")
 	}
-	if ok, _ := f.s.HasReward(ctx, childID, 17, "gala"); !ok {
+	if ok, _ := f.s.HasReward(ctx, f.live(t), 17, "gala"); !ok {
 		t.Fatal("hasReward false for a pending coupon")
 	}
-	if ok, _ := f.s.HasReward(ctx, childID, 17, "rain"); ok {
+	if ok, _ := f.s.HasReward(ctx, f.live(t), 17, "rain"); ok {
 		t.Fatal("hasReward true for a scene never rewarded")
 	}
-	if _, err := f.s.ForceSettle(ctx, childID, 17); err != nil {
+	if _, err := f.s.ForceSettle(ctx, f.live(t), 17); err != nil {
 		t.Fatal(err)
 	}
 	if b := f.wallet(t, 17); b.Balance != 0 {
@@ -606,9 +549,26 @@ func TestCouponsBecomeAssetsNotMoney(t *testing.T) {
 	if err != nil || a.FaceValue != 500 || a.ActID != 17 {
 		t.Fatalf("asset = %+v, %v", a, err)
 	}
-	if ok, _ := f.s.HasReward(ctx, childID, 17, "gala"); !ok {
+	if ok, _ := f.s.HasReward(ctx, f.live(t), 17, "gala"); !ok {
 		t.Fatal("hasReward false for a settled coupon")
 	}
+	// The coupon's face value left the scene's budget for the coupons' asset account: the
+	// ledger tells the whole budget story, and no user leg moved.
+	legs, err := f.db.R.LedgerEntry.Query().Where(ledgerentry.Ref(res.OrderNo)).All(ctx)
+	if err != nil || len(legs) != 2 {
+		t.Fatalf("coupon legs = %v, %v; want 2", legs, err)
+	}
+	got := map[string]int64{}
+	for _, l := range legs {
+		if l.Kind != string(ledger.KindAssetGrant) || l.ActID != 0 {
+			t.Fatalf("coupon leg %+v, want an ASSET_GRANT leg on a system account", l)
+		}
+		got[l.Account] = l.Amount
+	}
+	if got[ledger.BudgetAccount("gala")] != -500 || got[ledger.AssetAccount(AwardCoupon)] != 500 {
+		t.Fatalf("coupon legs by account = %v", got)
+	}
+	f.checkLedger(t)
 	// The account and the app it was seen on are recorded.
 	acct, err := f.db.R.Account.Query().WithApps().Only(ctx)
 	if err != nil || acct.ID != 17 || len(acct.Edges.Apps) != 1 || acct.Edges.Apps[0].AppID != 2 {
@@ -634,7 +594,7 @@ func TestChildrenKeepTheirOwnData(t *testing.T) {
 	if b := f.wallet(t, 18); b.Balance != 100 {
 		t.Fatalf("production wallet = %+v, want only production's 100", b)
 	}
-	gb, err := f.s.Wallet(ctx, "cny-gray", 18)
+	gb, err := f.s.Wallet(ctx, f.w.LiveOf(t, "cny-gray"), 18)
 	if err != nil || gb.Balance != 100 {
 		t.Fatalf("gray wallet = %+v, %v", gb, err)
 	}
@@ -644,7 +604,7 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.issue(t, cash(19, 1, 100))
-	if _, err := f.s.ForceSettle(ctx, childID, 19); err != nil {
+	if _, err := f.s.ForceSettle(ctx, f.live(t), 19); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.db.W.LedgerEntry.Update().Save(ctx); err == nil {
@@ -653,7 +613,7 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 	if _, err := f.db.W.LedgerEntry.Delete().Exec(ctx); err == nil {
 		t.Fatal("a ledger delete went through")
 	}
-	if n, _ := f.db.R.LedgerEntry.Query().Where(ledgerentry.Kind(KindReward)).Count(ctx); n != 2 {
+	if n, _ := f.db.R.LedgerEntry.Query().Where(ledgerentry.Kind(string(ledger.KindReward))).Count(ctx); n != 2 {
 		t.Fatalf("%d legs, want 2 untouched", n)
 	}
 }
@@ -667,7 +627,7 @@ func TestSettlementSurvivesAFlushedScriptCache(t *testing.T) {
 	if err := f.rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.s.settle(ctx, map[account][]string{{childID, 20}: {"20_rain_1_CASH_0"}, {childID, 21}: {"21_rain_1_CASH_0"}})
+	res, err := f.s.settle(ctx, map[account][]string{{ActivityID: childID, ActID: 20}: {"20_rain_1_CASH_0"}, {ActivityID: childID, ActID: 21}: {"21_rain_1_CASH_0"}})
 	if err != nil || res.Count != 2 || res.Amount != 30 {
 		t.Fatalf("settle after a script flush = %+v, %v", res, err)
 	}

@@ -1,4 +1,4 @@
-package wallet
+package redpacket
 
 import (
 	"cmp"
@@ -46,7 +46,7 @@ func TestSplitFixedShares(t *testing.T) {
 		{1001, 1000, append([]int64{2}, slices.Repeat([]int64{1}, 999)...)},
 	}
 	for _, tc := range cases {
-		got := splitShares(tc.total, tc.count, RedPacketFixed, testRand(1))
+		got := splitShares(tc.total, tc.count, Fixed, testRand(1))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("FIXED split %d into %d = %v, want %v", tc.total, tc.count, got, tc.want)
 		}
@@ -58,7 +58,7 @@ func TestSplitRefusesImpossibleSplits(t *testing.T) {
 		total int64
 		count int
 	}{{0, 1}, {5, 0}, {4, 5}, {-1, 1}, {10, -3}} {
-		for _, mode := range []string{RedPacketRandom, RedPacketFixed} {
+		for _, mode := range []string{Random, Fixed} {
 			if got := splitShares(tc.total, tc.count, mode, testRand(1)); got != nil {
 				t.Errorf("%s split %d into %d = %v, want nil", mode, tc.total, tc.count, got)
 			}
@@ -76,7 +76,7 @@ func TestSplitRandomProperties(t *testing.T) {
 		{100, 10}, {7, 3}, {math.MaxInt64, 1000}, {math.MaxInt64, 2},
 	} {
 		for range 50 {
-			checkSplit(t, splitShares(tc.total, tc.count, RedPacketRandom, rnd), tc.total, tc.count)
+			checkSplit(t, splitShares(tc.total, tc.count, Random, rnd), tc.total, tc.count)
 		}
 	}
 }
@@ -90,7 +90,7 @@ func TestSplitRandomIsFair(t *testing.T) {
 	var perPos [count]int64
 	distinct := map[int64]bool{}
 	for range runs {
-		shares := splitShares(total, count, RedPacketRandom, rnd)
+		shares := splitShares(total, count, Random, rnd)
 		checkSplit(t, shares, total, count)
 		for i, s := range shares {
 			perPos[i] += s
@@ -110,19 +110,19 @@ func TestSplitRandomIsFair(t *testing.T) {
 }
 
 func TestSplitRandomUsesItsSource(t *testing.T) {
-	a := splitShares(100_000, 50, RedPacketRandom, testRand(3))
-	b := splitShares(100_000, 50, RedPacketRandom, testRand(3))
+	a := splitShares(100_000, 50, Random, testRand(3))
+	b := splitShares(100_000, 50, Random, testRand(3))
 	if !slices.Equal(a, b) {
 		t.Fatal("the same seed gave different splits")
 	}
-	c := splitShares(100_000, 50, RedPacketRandom, newSplitRand())
-	d := splitShares(100_000, 50, RedPacketRandom, newSplitRand())
+	c := splitShares(100_000, 50, Random, newSplitRand())
+	d := splitShares(100_000, 50, Random, newSplitRand())
 	if slices.Equal(c, d) {
 		t.Fatal("two crypto-seeded splits came out equal")
 	}
 }
 
-// FuzzSplitShares runs with `go test -fuzz FuzzSplitShares ./services/wallet/`; as a normal
+// FuzzSplitShares runs with `go test -fuzz FuzzSplitShares ./services/redpacket/`; as a normal
 // test it checks the seed corpus.
 func FuzzSplitShares(f *testing.F) {
 	f.Add(int64(1), 1, false, uint64(0))
@@ -138,9 +138,9 @@ func FuzzSplitShares(f *testing.F) {
 	f.Add(int64(0), 0, false, uint64(9))
 	f.Add(int64(-5), 3, true, uint64(10))
 	f.Fuzz(func(t *testing.T, total int64, count int, fixed bool, seed uint64) {
-		mode := RedPacketRandom
+		mode := Random
 		if fixed {
-			mode = RedPacketFixed
+			mode = Fixed
 		}
 		if count < 1 || total < int64(count) {
 			if got := splitShares(total, count, mode, testRand(seed)); got != nil {
@@ -148,7 +148,7 @@ func FuzzSplitShares(f *testing.F) {
 			}
 			return
 		}
-		if count > MaxRedPacketCount {
+		if count > MaxCount {
 			return // the service refuses these; a huge count would only exhaust memory
 		}
 		shares := splitShares(total, count, mode, testRand(seed))

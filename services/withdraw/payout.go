@@ -1,4 +1,4 @@
-package wallet
+package withdraw
 
 import (
 	"context"
@@ -11,6 +11,10 @@ import (
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/withdrawal"
 	"github.com/springwallet/wallet/services/breaker"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/lifecycle"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
 )
 
 // PayoutRequest is what a payout provider is asked to pay. ID is the withdrawal id, the
@@ -101,14 +105,36 @@ func DefaultPayoutConfig() PayoutConfig {
 		BreakerOpenFor: 5 * time.Second}
 }
 
+// withDefaults fills the zero fields of c from DefaultPayoutConfig, so a config that sets one
+// field cannot leave the worker with a zero ticker or no workers.
+func (c PayoutConfig) withDefaults() PayoutConfig {
+	def := DefaultPayoutConfig()
+	if c.Rate <= 0 {
+		c.Rate = def.Rate
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = def.Concurrency
+	}
+	if c.Poll <= 0 {
+		c.Poll = def.Poll
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = def.ClaimTTL
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = def.MaxAttempts
+	}
+	if c.BreakerOpenFor <= 0 {
+		c.BreakerOpenFor = def.BreakerOpenFor
+	}
+	return c
+}
+
 // payoutBreaker opens after 5 provider failures in a row; refusals are answers, not failures.
 func (s *Service) payoutBreaker() breaker.Settings {
 	return breaker.Settings{ConsecutiveFailures: 5, OpenFor: s.cfg.Payout.BreakerOpenFor,
 		IsFailure: func(err error) bool { return !errors.Is(err, ErrPayoutRejected) }}
 }
-
-// SwitchPayout pauses the payout worker: withdrawals are still accepted and wait PROCESSING.
-const SwitchPayout = "payout.worker"
 
 func (s *Service) payoutKick() {
 	select {
@@ -117,10 +143,17 @@ func (s *Service) payoutKick() {
 	}
 }
 
-// RunPayouts pays PROCESSING withdrawals through provider until ctx ends. Several instances
-// may run it: a withdrawal is claimed by a conditional update before it is paid, and its
-// final state is written by another conditional update, so each is finished exactly once.
-func (s *Service) RunPayouts(ctx context.Context, provider PayoutProvider) {
+// Payouts is the payout worker.
+type Payouts struct{ s *Service }
+
+// Payouts returns the worker that pays PROCESSING withdrawals through the provider.
+func (s *Service) Payouts() *Payouts { return &Payouts{s: s} }
+
+// Run pays until ctx ends, then lets the payouts in flight finish. Several instances may run
+// it: a withdrawal is claimed by a conditional update before it is paid, and its final state
+// is written by another conditional update, so each is finished exactly once.
+func (p *Payouts) Run(ctx context.Context) error {
+	s := p.s
 	cfg := s.cfg.Payout
 	jobs := make(chan *ent.Withdrawal)
 	var wg sync.WaitGroup
@@ -129,7 +162,10 @@ func (s *Service) RunPayouts(ctx context.Context, provider PayoutProvider) {
 		go func() {
 			defer wg.Done()
 			for w := range jobs {
-				s.payOne(context.WithoutCancel(ctx), provider, w)
+				// A payout asked for is seen through, shutdown or not, within its deadline.
+				pctx, cancel := lifecycle.Detach(ctx, payoutDeadline)
+				s.payOne(pctx, w)
+				cancel()
 			}
 		}()
 	}
@@ -141,11 +177,11 @@ func (s *Service) RunPayouts(ctx context.Context, provider PayoutProvider) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-poll.C:
 		case <-s.kick:
 		}
-		if !s.switches.Enabled(SwitchPayout) {
+		if !s.switches.Enabled(switches.PayoutWorker) {
 			continue
 		}
 		for ctx.Err() == nil {
@@ -159,8 +195,10 @@ func (s *Service) RunPayouts(ctx context.Context, provider PayoutProvider) {
 			}
 			select {
 			case <-ctx.Done():
-				s.releaseClaim(context.WithoutCancel(ctx), w.ID)
-				return
+				rctx, cancel := lifecycle.Detach(ctx, 5*time.Second)
+				s.releaseClaim(rctx, w.ID)
+				cancel()
+				return nil
 			case <-pace.C:
 			}
 			jobs <- w
@@ -168,9 +206,12 @@ func (s *Service) RunPayouts(ctx context.Context, provider PayoutProvider) {
 	}
 }
 
+// payoutDeadline bounds one payout: the provider call (15 s) and recording its outcome.
+const payoutDeadline = 30 * time.Second
+
 // claimPayout takes the oldest due withdrawal nobody holds.
 func (s *Service) claimPayout(ctx context.Context) (*ent.Withdrawal, error) {
-	now := dbTime(s.now())
+	now := store.Time(s.now())
 	due, err := s.db.R.Withdrawal.Query().
 		Where(withdrawal.StatusEQ(withdrawal.StatusPROCESSING), withdrawal.NextAttemptAtLTE(now),
 			withdrawal.Or(withdrawal.ClaimedUntilIsNil(), withdrawal.ClaimedUntilLT(now))).
@@ -206,10 +247,10 @@ func (s *Service) releaseClaim(ctx context.Context, id string) {
 }
 
 // payOne asks the provider to pay one claimed withdrawal and records the outcome.
-func (s *Service) payOne(ctx context.Context, provider PayoutProvider, w *ent.Withdrawal) {
+func (s *Service) payOne(ctx context.Context, w *ent.Withdrawal) {
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	err := s.breakers.Do("payout", s.payoutBreaker(), func() error {
-		return provider.Pay(pctx, PayoutRequest{ID: w.ID, ActID: w.ActID, Amount: w.Amount})
+		return s.provider.Pay(pctx, PayoutRequest{ID: w.ID, ActID: w.ActID, Amount: w.Amount})
 	})
 	cancel()
 	switch {
@@ -217,7 +258,7 @@ func (s *Service) payOne(ctx context.Context, provider PayoutProvider, w *ent.Wi
 		// The provider is down: wait for the breaker without spending one of the attempts.
 		err = s.db.WriteTx(ctx, func(tx *ent.Tx) error {
 			return tx.Withdrawal.UpdateOneID(w.ID).ClearClaimedUntil().AddAttempts(-1).
-				SetNextAttemptAt(dbTime(s.now().Add(s.cfg.Payout.BreakerOpenFor))).Exec(ctx)
+				SetNextAttemptAt(store.Time(s.now().Add(s.cfg.Payout.BreakerOpenFor))).Exec(ctx)
 		})
 	case err == nil:
 		err = s.finishPayout(ctx, w, true, "")
@@ -226,7 +267,7 @@ func (s *Service) payOne(ctx context.Context, provider PayoutProvider, w *ent.Wi
 	default:
 		backoff := time.Duration(1<<min(w.Attempts, 6)) * time.Second
 		err = s.db.WriteTx(ctx, func(tx *ent.Tx) error {
-			return tx.Withdrawal.UpdateOneID(w.ID).ClearClaimedUntil().SetNextAttemptAt(dbTime(s.now().Add(backoff))).Exec(ctx)
+			return tx.Withdrawal.UpdateOneID(w.ID).ClearClaimedUntil().SetNextAttemptAt(store.Time(s.now().Add(backoff))).Exec(ctx)
 		})
 	}
 	if err != nil {
@@ -252,15 +293,13 @@ func (s *Service) finishPayout(ctx context.Context, w *ent.Withdrawal, ok bool, 
 		if n == 0 {
 			return nil // finished already
 		}
-		now := dbTime(s.now())
+		now := store.Time(s.now())
 		if ok {
-			return post(ctx, tx, "payout:"+w.ID, w.ActivityID, KindWithdrawalPaid, w.ID, now,
-				Leg{Account: AccountPayoutClearing, Amount: -w.Amount}, Leg{Account: AccountPaidOut, Amount: w.Amount})
+			return ledger.Post(ctx, tx, ledger.Txn{ID: "payout:" + w.ID, ActivityID: w.ActivityID, Kind: ledger.KindWithdrawalPaid, Ref: w.ID, At: now,
+				Legs: []ledger.Leg{ledger.System(ledger.PayoutClearing, -w.Amount), ledger.System(ledger.PaidOut, w.Amount)}})
 		}
-		if err := post(ctx, tx, "payout-failed:"+w.ID, w.ActivityID, KindWithdrawalRefund, w.ID, now,
-			Leg{Account: AccountPayoutClearing, Amount: -w.Amount}, UserLeg(w.ActID, w.Amount)); err != nil {
-			return err
-		}
-		return credit(ctx, tx, w.ActivityID, w.ActID, w.Amount, false)
+		// The user leg credits the balance back; a refund is not income.
+		return ledger.Post(ctx, tx, ledger.Txn{ID: "payout-failed:" + w.ID, ActivityID: w.ActivityID, Kind: ledger.KindWithdrawalRefund, Ref: w.ID, At: now,
+			Legs: []ledger.Leg{ledger.System(ledger.PayoutClearing, -w.Amount), ledger.User(w.ActID, w.Amount)}})
 	})
 }

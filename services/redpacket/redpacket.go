@@ -1,9 +1,14 @@
-package wallet
+// Package redpacket is C2C red packets: a user sends part of their balance into a packet's
+// escrow, split into shares; others grab one share each (Redis decides who gets which, the
+// database records it and is the backstop); what is left at expiry goes back to the sender.
+// Every money movement is a ledger transaction posted through services/ledger.
+package redpacket
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -14,36 +19,90 @@ import (
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
+	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
-)
-
-// Switches that pause red packets (declared in services/switches): sending and grabbing answer
-// DEGRADED when theirs is off; SwitchRedPacketExpiry (wallet.go) holds back expiry refunds.
-const (
-	SwitchRedPacketSend = "redpacket.send"
-	SwitchRedPacketGrab = "redpacket.grab"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/lifecycle"
+	"github.com/springwallet/wallet/services/luascript"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
+	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/wiring"
 )
 
 // Red packet limits fixed by the contract.
 const (
-	MaxRedPacketCount = 1000
-	maxGreetingRunes  = 100
+	MaxCount         = 1000
+	maxGreetingRunes = 100
 )
 
-// RedPacketConfig holds the red packets' tunables.
-type RedPacketConfig struct {
+// Config holds the red packets' tunables.
+type Config struct {
 	// MaxTotal is the most one packet may hold, in fen; more is LIMIT_EXCEEDED.
 	MaxTotal int64
 	// TTL is how long a packet can be grabbed; what is left then goes back to the sender.
 	TTL time.Duration
+	// ExpiryInterval is how often expired packets are looked for. Grabs are refused at
+	// expires_at whatever it is; it only bounds how long a sender waits for the refund.
+	ExpiryInterval time.Duration
+	// WriteTimeout bounds a send's or a grab's transaction once begun: it outlives the
+	// request, not forever.
+	WriteTimeout time.Duration
 }
 
-// DefaultRedPacketConfig is what the server runs with.
-func DefaultRedPacketConfig() RedPacketConfig {
-	return RedPacketConfig{MaxTotal: 2_000_000, TTL: 24 * time.Hour}
+// DefaultConfig is what the server runs with.
+func DefaultConfig() Config {
+	return Config{MaxTotal: 2_000_000, TTL: 24 * time.Hour, ExpiryInterval: 10 * time.Second, WriteTimeout: 15 * time.Second}
 }
 
-func (s *Service) redPacketConfig() RedPacketConfig { return s.cfg.RedPacket }
+// Settler settles an account's pending rewards, so everything the wallet shows can be sent
+// (the reward core implements it).
+type Settler interface {
+	ForceSettle(ctx context.Context, live *activity.Live, actID int64) (wallet.SettleResult, error)
+}
+
+// Deps is everything red packets need; every field is required.
+type Deps struct {
+	DB       *store.DB
+	Redis    redis.UniversalClient
+	Settler  Settler
+	Switches switches.Reader
+	Now      func() time.Time
+	Log      *slog.Logger
+	Config   Config
+}
+
+// Service sends, hands out and expires red packets.
+type Service struct {
+	db       *store.DB
+	rdb      redis.UniversalClient
+	settler  Settler
+	switches switches.Reader
+	now      func() time.Time
+	log      *slog.Logger
+	cfg      Config
+}
+
+// New returns the red packet service, or an error naming the first missing dependency.
+func New(d Deps) (*Service, error) {
+	if err := wiring.Require("redpacket.New", d); err != nil {
+		return nil, err
+	}
+	cfg, def := d.Config, DefaultConfig()
+	if cfg.MaxTotal <= 0 {
+		cfg.MaxTotal = def.MaxTotal
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = def.TTL
+	}
+	if cfg.ExpiryInterval <= 0 {
+		cfg.ExpiryInterval = def.ExpiryInterval
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = def.WriteTimeout
+	}
+	return &Service{db: d.DB, rdb: d.Redis, settler: d.Settler, switches: d.Switches, now: d.Now, log: d.Log, cfg: cfg}, nil
+}
 
 // RedPacket is a red packet as the service reports it.
 type RedPacket struct {
@@ -65,7 +124,7 @@ type RedPacket struct {
 	shares []int64
 }
 
-func redPacketFrom(p *ent.RedPacket) *RedPacket {
+func packetFrom(p *ent.RedPacket) *RedPacket {
 	return &RedPacket{
 		ID: p.ID, ActivityID: p.ActivityID, SenderActID: p.SenderActID, TotalAmount: p.TotalAmount, Count: p.Count,
 		RemainingCount: p.RemainingCount, RemainingAmount: p.RemainingAmount, Mode: string(p.Mode), Greeting: p.Greeting,
@@ -74,10 +133,9 @@ func redPacketFrom(p *ent.RedPacket) *RedPacket {
 	}
 }
 
-// SendRedPacketInput is a red packet a user sends from their balance.
-type SendRedPacketInput struct {
-	// ActivityID is the live child activity (already resolved from a parent).
-	ActivityID  string
+// SendInput is a red packet a user sends from their balance.
+type SendInput struct {
+	Live        *activity.Live
 	ActID       int64
 	TotalAmount int64
 	Count       int
@@ -87,24 +145,22 @@ type SendRedPacketInput struct {
 	RequestID string
 }
 
-func (in *SendRedPacketInput) validate() error {
+func (in *SendInput) validate() error {
 	switch {
-	case in.ActivityID == "":
-		return errs.Input("activityId", "activityId is required")
 	case in.ActID <= 0:
 		return errs.Input("actId", "actId must be positive")
-	case in.Count < 1 || in.Count > MaxRedPacketCount:
-		return errs.Input("count", "count must be 1..%d", MaxRedPacketCount)
+	case in.Count < 1 || in.Count > MaxCount:
+		return errs.Input("count", "count must be 1..%d", MaxCount)
 	case in.TotalAmount <= 0:
 		return errs.Input("totalAmount", "totalAmount must be positive")
 	case in.TotalAmount < int64(in.Count):
 		return errs.Input("totalAmount", "totalAmount must be at least count, so every share gets 1 fen")
-	case in.Mode != RedPacketRandom && in.Mode != RedPacketFixed:
+	case in.Mode != Random && in.Mode != Fixed:
 		return errs.Input("mode", "mode must be RANDOM or FIXED")
 	case !utf8.ValidString(in.Greeting) || utf8.RuneCountInString(in.Greeting) > maxGreetingRunes:
 		return errs.Input("greeting", "greeting must be at most %d characters", maxGreetingRunes)
 	}
-	return validRequestID(in.RequestID)
+	return errs.RequestID(in.RequestID)
 }
 
 // SendRedPacket takes totalAmount from the sender's balance into the packet's escrow account
@@ -112,34 +168,36 @@ func (in *SendRedPacketInput) validate() error {
 // rewards are settled first, so everything the wallet shows can be sent. The same requestId
 // replays the packet it created (replayed is true); with another amount, count or mode it is
 // IDEMPOTENCY_CONFLICT.
-func (s *Service) SendRedPacket(ctx context.Context, in SendRedPacketInput) (*RedPacket, bool, error) {
-	if !s.switches.Enabled(SwitchRedPacketSend) {
-		return nil, false, degraded("sending red packets")
+func (s *Service) Send(ctx context.Context, in SendInput) (*RedPacket, bool, error) {
+	if !s.switches.Enabled(switches.RedPacketSend) {
+		return nil, false, wallet.Degraded("sending red packets")
 	}
 	if err := in.validate(); err != nil {
 		return nil, false, err
 	}
-	cfg := s.redPacketConfig()
+	cfg := s.cfg
 	if in.TotalAmount > cfg.MaxTotal {
 		return nil, false, errs.E(errs.LimitExceeded, "a red packet holds at most %d fen", cfg.MaxTotal)
 	}
 	if p, err := findRedPacket(ctx, s.db.R.RedPacket, in); err != nil || p != nil {
 		return p, p != nil, err
 	}
-	if _, err := s.ForceSettle(ctx, in.ActivityID, in.ActID); err != nil {
+	if _, err := s.settler.ForceSettle(ctx, in.Live, in.ActID); err != nil {
 		return nil, false, fmt.Errorf("settle before sending a red packet: %w", err)
 	}
 	now := s.now()
-	at := dbTime(now)
-	id := newID("rp", now)
+	at := store.Time(now)
+	id := store.NewID("rp", now)
+	activityID := in.Live.ID
 	shares := splitShares(in.TotalAmount, in.Count, in.Mode, newSplitRand())
 	// Once the debit is under way it is finished, shares pushed, even if the client goes away.
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := lifecycle.Detach(ctx, cfg.WriteTimeout)
+	defer cancel()
 	var out *RedPacket
 	replayed := false
 	err := s.db.WriteTx(ctx, func(tx *ent.Tx) error {
 		out, replayed = nil, false
-		if err := lockAccount(ctx, tx, s.db.Dialect, in.ActID); err != nil {
+		if err := ledger.LockAccount(ctx, tx, s.db.Dialect, in.ActID); err != nil {
 			return err
 		}
 		// A concurrent send with the same requestId may have committed since the check above
@@ -152,21 +210,19 @@ func (s *Service) SendRedPacket(ctx context.Context, in SendRedPacketInput) (*Re
 			out, replayed = existing, true
 			return nil
 		}
-		if err := debit(ctx, tx, in.ActivityID, in.ActID, in.TotalAmount); err != nil {
-			return err
-		}
-		row, err := tx.RedPacket.Create().SetID(id).SetActivityID(in.ActivityID).SetSenderActID(in.ActID).
+		row, err := tx.RedPacket.Create().SetID(id).SetActivityID(activityID).SetSenderActID(in.ActID).
 			SetRequestID(in.RequestID).SetTotalAmount(in.TotalAmount).SetCount(in.Count).SetMode(redpacket.Mode(in.Mode)).
 			SetGreeting(in.Greeting).SetShares(shares).SetRemainingCount(in.Count).SetRemainingAmount(in.TotalAmount).
-			SetExpiresAt(dbTime(now.Add(cfg.TTL))).SetCreatedAt(at).Save(ctx)
+			SetExpiresAt(store.Time(now.Add(cfg.TTL))).SetCreatedAt(at).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("insert red packet: %w", err)
 		}
-		if err := post(ctx, tx, "rp-send:"+id, in.ActivityID, KindRedPacketSent, id, at,
-			UserLeg(in.ActID, -in.TotalAmount), Leg{Account: RedPacketAccount(id), Amount: in.TotalAmount}); err != nil {
+		// The user leg is the debit: INSUFFICIENT_BALANCE rolls the packet back.
+		if err := ledger.Post(ctx, tx, ledger.Txn{ID: "rp-send:" + id, ActivityID: activityID, Kind: ledger.KindRedPacketSent, Ref: id, At: at,
+			Legs: []ledger.Leg{ledger.User(in.ActID, -in.TotalAmount), ledger.System(ledger.RedPacketAccount(id), in.TotalAmount)}}); err != nil {
 			return err
 		}
-		out = redPacketFrom(row)
+		out = packetFrom(row)
 		return nil
 	})
 	if err != nil {
@@ -183,8 +239,8 @@ func (s *Service) SendRedPacket(ctx context.Context, in SendRedPacketInput) (*Re
 
 // findRedPacket returns the packet the sender already made with this requestId, nil if none,
 // or IDEMPOTENCY_CONFLICT when it differs from in.
-func findRedPacket(ctx context.Context, c *ent.RedPacketClient, in SendRedPacketInput) (*RedPacket, error) {
-	row, err := c.Query().Where(redpacket.ActivityID(in.ActivityID), redpacket.SenderActID(in.ActID),
+func findRedPacket(ctx context.Context, c *ent.RedPacketClient, in SendInput) (*RedPacket, error) {
+	row, err := c.Query().Where(redpacket.ActivityID(in.Live.ID), redpacket.SenderActID(in.ActID),
 		redpacket.RequestID(in.RequestID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
@@ -195,7 +251,7 @@ func findRedPacket(ctx context.Context, c *ent.RedPacketClient, in SendRedPacket
 	if row.TotalAmount != in.TotalAmount || row.Count != in.Count || string(row.Mode) != in.Mode {
 		return nil, errs.E(errs.IdempotencyConflict, "requestId %s already sent another red packet", in.RequestID)
 	}
-	return redPacketFrom(row), nil
+	return packetFrom(row), nil
 }
 
 // GrabResult is one share a grabber took.
@@ -220,9 +276,9 @@ const grabAttempts = 4
 // update make paying a share twice or more than the packet holds impossible even when Redis
 // is wrong. A grab whose database write failed after Redis handed out its share is completed
 // when the account tries again.
-func (s *Service) GrabRedPacket(ctx context.Context, packetID string, actID int64) (*GrabResult, error) {
-	if !s.switches.Enabled(SwitchRedPacketGrab) {
-		return nil, degraded("grabbing red packets")
+func (s *Service) Grab(ctx context.Context, packetID string, actID int64) (*GrabResult, error) {
+	if !s.switches.Enabled(switches.RedPacketGrab) {
+		return nil, wallet.Degraded("grabbing red packets")
 	}
 	if actID <= 0 {
 		return nil, errs.Input("actId", "actId must be positive")
@@ -255,7 +311,9 @@ func (s *Service) GrabRedPacket(ctx context.Context, packetID string, actID int6
 		}
 		// Once Redis has handed out the share, a client that leaves must not cut the
 		// database write short.
-		res, err := s.recordGrab(context.WithoutCancel(ctx), p, actID, c.seq, c.amount)
+		gctx, cancel := lifecycle.Detach(ctx, s.cfg.WriteTimeout)
+		res, err := s.recordGrab(gctx, p, actID, c.seq, c.amount)
+		cancel()
 		if errors.Is(err, errShareTaken) {
 			if err := rpReleaseScript.Run(ctx, s.rdb, redPacketKeys(p.ID)[1:2], actID, c.raw).Err(); err != nil {
 				return nil, fmt.Errorf("release red packet claim: %w", err)
@@ -278,7 +336,7 @@ func (s *Service) loadRedPacket(ctx context.Context, id string) (*RedPacket, err
 	if err != nil {
 		return nil, fmt.Errorf("read red packet: %w", err)
 	}
-	return redPacketFrom(row), nil
+	return packetFrom(row), nil
 }
 
 // recordGrab writes one grab: the grab row, the packet's remaining count and amount, the
@@ -291,7 +349,7 @@ func (s *Service) recordGrab(ctx context.Context, p *RedPacket, actID int64, seq
 	var out *GrabResult
 	err := s.db.WriteTx(ctx, func(tx *ent.Tx) error {
 		out = nil
-		if err := lockAccount(ctx, tx, s.db.Dialect, actID); err != nil {
+		if err := ledger.LockAccount(ctx, tx, s.db.Dialect, actID); err != nil {
 			return err
 		}
 		mine, err := tx.RedPacketGrab.Query().Where(redpacketgrab.PacketID(p.ID), redpacketgrab.ActID(actID)).Exist(ctx)
@@ -309,7 +367,7 @@ func (s *Service) recordGrab(ctx context.Context, p *RedPacket, actID int64, seq
 			return errShareTaken
 		}
 		now := s.now()
-		at := dbTime(now)
+		at := store.Time(now)
 		// The packet row decides against the expiry refund: whichever changes it first wins.
 		n, err := tx.RedPacket.Update().Where(redpacket.ID(p.ID), redpacket.StatusEQ(redpacket.StatusOPEN),
 			redpacket.RemainingCountGT(0), redpacket.RemainingAmountGTE(amount), redpacket.ExpiresAtGT(at)).
@@ -328,18 +386,16 @@ func (s *Service) recordGrab(ctx context.Context, p *RedPacket, actID int64, seq
 			SetCreatedAt(at).Exec(ctx); err != nil {
 			return fmt.Errorf("insert grab: %w", err)
 		}
-		if err := post(ctx, tx, "rp-grab:"+p.ID+":"+strconv.Itoa(seq), p.ActivityID, KindRedPacketGrab, p.ID, at,
-			Leg{Account: RedPacketAccount(p.ID), Amount: -amount}, UserLeg(actID, amount)); err != nil {
-			return err
-		}
-		if err := credit(ctx, tx, p.ActivityID, actID, amount, true); err != nil {
+		if err := ledger.Post(ctx, tx, ledger.Txn{ID: "rp-grab:" + p.ID + ":" + strconv.Itoa(seq), ActivityID: p.ActivityID,
+			Kind: ledger.KindRedPacketGrab, Ref: p.ID, At: at, Income: true,
+			Legs: []ledger.Leg{ledger.System(ledger.RedPacketAccount(p.ID), -amount), ledger.User(actID, amount)}}); err != nil {
 			return err
 		}
 		row, err := tx.RedPacket.Get(ctx, p.ID)
 		if err != nil {
 			return fmt.Errorf("read red packet: %w", err)
 		}
-		out = &GrabResult{Amount: amount, Seq: seq, RedPacket: redPacketFrom(row)}
+		out = &GrabResult{Amount: amount, Seq: seq, RedPacket: packetFrom(row)}
 		return nil
 	})
 	if err != nil {
@@ -366,19 +422,19 @@ func grabRefused(ctx context.Context, tx *ent.Tx, id string, now time.Time) erro
 // expireBatch is how many expired packets one query of ExpireRedPackets picks up.
 const expireBatch = 200
 
-// ExpireRedPackets closes the open packets whose time is up and refunds what is left in each
+// Expire closes the open packets whose time is up and refunds what is left in each
 // to its sender. Every instance may run it at once: each packet's conditional status change
 // decides which one refunds it. It returns how many packets this call expired; with the
 // redpacket.expiry switch off it does nothing (grabs are still refused after expiry).
-func (s *Service) ExpireRedPackets(ctx context.Context) (int, error) {
-	if !s.switches.Enabled(SwitchRedPacketExpiry) {
+func (s *Service) Expire(ctx context.Context) (int, error) {
+	if !s.switches.Enabled(switches.RedPacketExpiry) {
 		return 0, nil
 	}
 	total := 0
 	for ctx.Err() == nil {
 		now := s.now()
 		ids, err := s.db.R.RedPacket.Query().
-			Where(redpacket.StatusEQ(redpacket.StatusOPEN), redpacket.ExpiresAtLTE(dbTime(now))).
+			Where(redpacket.StatusEQ(redpacket.StatusOPEN), redpacket.ExpiresAtLTE(store.Time(now))).
 			Order(redpacket.ByExpiresAt()).Limit(expireBatch).IDs(ctx)
 		if err != nil {
 			return total, fmt.Errorf("find expired red packets: %w", err)
@@ -389,7 +445,9 @@ func (s *Service) ExpireRedPackets(ctx context.Context) (int, error) {
 				break
 			}
 			// A refund under way finishes even when shutdown begins.
-			ok, err := s.expireRedPacket(context.WithoutCancel(ctx), id, now)
+			rctx, cancel := lifecycle.Detach(ctx, s.cfg.WriteTimeout)
+			ok, err := s.expireRedPacket(rctx, id, now)
+			cancel()
 			if err != nil {
 				return total, err
 			}
@@ -413,7 +471,7 @@ func (s *Service) ExpireRedPackets(ctx context.Context) (int, error) {
 // expireRedPacket expires one packet and refunds its remainder in one transaction; false
 // when it was no longer open (finished, or expired by another instance).
 func (s *Service) expireRedPacket(ctx context.Context, id string, now time.Time) (bool, error) {
-	at := dbTime(now)
+	at := store.Time(now)
 	expired := false
 	err := s.db.WriteTx(ctx, func(tx *ent.Tx) error {
 		expired = false
@@ -437,11 +495,9 @@ func (s *Service) expireRedPacket(ctx context.Context, id string, now time.Time)
 			if err := tx.RedPacket.UpdateOneID(id).SetRefundedAmount(rem).Exec(ctx); err != nil {
 				return fmt.Errorf("record red packet refund: %w", err)
 			}
-			if err := post(ctx, tx, "rp-refund:"+id, row.ActivityID, KindRedPacketRefund, id, at,
-				Leg{Account: RedPacketAccount(id), Amount: -rem}, UserLeg(row.SenderActID, rem)); err != nil {
-				return err
-			}
-			if err := credit(ctx, tx, row.ActivityID, row.SenderActID, rem, false); err != nil {
+			// Back to the sender; a refund is not income.
+			if err := ledger.Post(ctx, tx, ledger.Txn{ID: "rp-refund:" + id, ActivityID: row.ActivityID, Kind: ledger.KindRedPacketRefund, Ref: id, At: at,
+				Legs: []ledger.Leg{ledger.System(ledger.RedPacketAccount(id), -rem), ledger.User(row.SenderActID, rem)}}); err != nil {
 				return err
 			}
 		}
@@ -526,14 +582,11 @@ type rpClaim struct {
 func (s *Service) claimShare(ctx context.Context, p *RedPacket, actID int64) (rpClaim, error) {
 	keys := redPacketKeys(p.ID)
 	for range 2 {
-		res, err := rpGrabScript.Run(ctx, s.rdb, keys, actID, p.ExpiresAt.Add(redPacketKeyGrace).UnixMilli()).StringSlice()
+		r, err := luascript.Run(ctx, s.rdb, rpGrabScript, keys, actID, p.ExpiresAt.Add(redPacketKeyGrace).UnixMilli())
 		if err != nil {
 			return rpClaim{}, fmt.Errorf("grab red packet share: %w", err)
 		}
-		if len(res) != 2 {
-			return rpClaim{}, fmt.Errorf("grab red packet share: unexpected answer %q", res)
-		}
-		c := rpClaim{outcome: res[0], raw: res[1]}
+		c := rpClaim{outcome: r.Outcome, raw: r.String(0)}
 		switch c.outcome {
 		case "unloaded":
 			grabs, err := s.db.R.RedPacketGrab.Query().Where(redpacketgrab.PacketID(p.ID)).All(ctx)
@@ -548,6 +601,9 @@ func (s *Service) claimShare(ctx context.Context, p *RedPacket, actID int64) (rp
 			if c.seq, c.amount, err = parseShare(c.raw); err != nil {
 				return rpClaim{}, err
 			}
+		case "empty":
+		default:
+			return rpClaim{}, fmt.Errorf("grab red packet share: unknown script outcome %q", c.outcome)
 		}
 		return c, nil
 	}
@@ -585,8 +641,13 @@ func parseShare(v string) (int, int64, error) {
 	return seq, amt, nil
 }
 
-// RunRedPacketExpiry refunds expired packets every interval until ctx ends. Grabs are refused
-// at expires_at whatever the interval; it only bounds how long a sender waits for the refund.
-func (s *Service) RunRedPacketExpiry(ctx context.Context, interval time.Duration) {
-	s.repeat(ctx, interval, "refund expired red packets", s.ExpireRedPackets)
+// Expiry is the worker that refunds expired packets every ExpiryInterval.
+type Expiry struct{ s *Service }
+
+// Expiry returns the expiry worker.
+func (s *Service) Expiry() *Expiry { return &Expiry{s: s} }
+
+// Run refunds expired packets until ctx ends.
+func (e *Expiry) Run(ctx context.Context) error {
+	return lifecycle.Every(ctx, e.s.log, e.s.cfg.ExpiryInterval, "refund expired red packets", e.s.Expire)
 }

@@ -1,7 +1,9 @@
-package wallet
+package redpacket
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -10,40 +12,110 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/redpacket"
+	"github.com/springwallet/wallet/internal/testenv"
+	"github.com/springwallet/wallet/internal/testworld"
+	"github.com/springwallet/wallet/internal/wallettest"
+	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/feed"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
+	"github.com/springwallet/wallet/services/wallet"
 )
 
-// rpSwitchesOff turns off the switches it names; every other switch is on.
-type rpSwitchesOff map[string]bool
-
-func (s rpSwitchesOff) Enabled(name string) bool { return !s[name] }
-
-// rpRainSeq numbers the fixture's rewards so every funding is a new order.
-var rpRainSeq atomic.Int64
-
-// rpFund gives actID amount fen of settled balance in the live child.
-func (f *fixture) rpFund(t *testing.T, actID, amount int64) {
-	t.Helper()
-	for amount > 0 {
-		chunk := min(amount, 10_000) // the scene's per-transaction limit
-		f.issue(t, cash(actID, int(rpRainSeq.Add(1)), chunk))
-		amount -= chunk
-	}
-	if _, err := f.s.ForceSettle(context.Background(), childID, actID); err != nil {
-		t.Fatal(err)
-	}
+type fixture struct {
+	s     *Service
+	w     *testworld.World
+	core  *wallet.Service // the reward core: funds wallets, reads them, and is the Settler
+	db    *store.DB
+	rdb   redis.UniversalClient
+	clock *testworld.Clock
+	// live is the parent's phase live at T0, the PRODUCTION child. The tests move the clock up
+	// to and past the child's end (expiry), and keep sending, grabbing and reading wallets in
+	// that child, so it is resolved once here rather than at each call.
+	live *activity.Live
 }
 
-func rpSendIn(actID, total int64, count int, mode, requestID string) SendRedPacketInput {
-	return SendRedPacketInput{ActivityID: childID, ActID: actID, TotalAmount: total, Count: count, Mode: mode,
+var t0 = testworld.T0
+
+const childID = testworld.Child
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	return setupWith(t, testworld.Options{RedisDB: testenv.DBFeatures}, Config{})
+}
+
+// setupWith wires red packets into a new world, as server.go does: the reward core is their
+// Settler. A zero Config field takes its default.
+func setupWith(t *testing.T, o testworld.Options, cfg Config) *fixture {
+	t.Helper()
+	w := testworld.New(t, o)
+	core := wallettest.Core(t, w)
+	s, err := New(Deps{DB: w.DB, Redis: w.Redis, Settler: core, Switches: w.Switches, Now: w.Clock.Now, Log: w.Log, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := w.Live(t)
+	if live.ID != childID {
+		t.Fatalf("live phase at T0 is %s, want %s", live.ID, childID)
+	}
+	return &fixture{s: s, w: w, core: core, db: w.DB, rdb: w.Redis, clock: w.Clock, live: live}
+}
+
+func (f *fixture) issue(t *testing.T, in wallet.IssueInput) *wallet.IssueResult {
+	t.Helper()
+	return wallettest.Issue(t, f.core, in)
+}
+
+// wallet reads actID's wallet in the fixture's child and checks balance == settled + pending.
+func (f *fixture) wallet(t *testing.T, actID int64) wallet.Balance {
+	t.Helper()
+	b, err := f.core.Wallet(context.Background(), f.live, actID)
+	if err != nil {
+		t.Fatalf("wallet: %v", err)
+	}
+	if b.Balance != b.Settled+b.Pending {
+		t.Fatalf("balance %d != settled %d + pending %d", b.Balance, b.Settled, b.Pending)
+	}
+	return b
+}
+
+// feed is the wallet feed on the fixture's parts.
+func (f *fixture) feed(t *testing.T) *feed.Service {
+	t.Helper()
+	fd, err := feed.New(feed.Deps{DB: f.db, Rewards: f.core, Switches: f.w.Switches, Breakers: f.w.Breakers, Log: f.w.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// checkLedger asserts the ledger's invariants (testworld.World.CheckLedger).
+func (f *fixture) checkLedger(t *testing.T) { t.Helper(); f.w.CheckLedger(t) }
+
+// wantCode fails the test unless err carries code.
+var wantCode = testworld.WantCode
+
+// rpFund gives actID amount fen of settled balance in the live child (call it before moving
+// the clock: it resolves the live phase).
+func (f *fixture) rpFund(t *testing.T, actID, amount int64) {
+	t.Helper()
+	wallettest.Fund(t, f.w, f.core, actID, amount)
+}
+
+func (f *fixture) rpSendIn(actID, total int64, count int, mode, requestID string) SendInput {
+	return SendInput{Live: f.live, ActID: actID, TotalAmount: total, Count: count, Mode: mode,
 		Greeting: "恭喜发财", RequestID: requestID}
 }
 
-func (f *fixture) rpSend(t *testing.T, in SendRedPacketInput) *RedPacket {
+func (f *fixture) rpSend(t *testing.T, in SendInput) *RedPacket {
 	t.Helper()
-	p, replayed, err := f.s.SendRedPacket(context.Background(), in)
+	p, replayed, err := f.s.Send(context.Background(), in)
 	if err != nil {
 		t.Fatalf("send %+v: %v", in, err)
 	}
@@ -55,7 +127,7 @@ func (f *fixture) rpSend(t *testing.T, in SendRedPacketInput) *RedPacket {
 
 func (f *fixture) rpGrab(t *testing.T, id string, actID int64) *GrabResult {
 	t.Helper()
-	res, err := f.s.GrabRedPacket(context.Background(), id, actID)
+	res, err := f.s.Grab(context.Background(), id, actID)
 	if err != nil {
 		t.Fatalf("grab %s by %d: %v", id, actID, err)
 	}
@@ -68,7 +140,7 @@ func (f *fixture) rpPacket(t *testing.T, id string) *RedPacket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return redPacketFrom(row)
+	return packetFrom(row)
 }
 
 // checkRedPacketEscrow asserts the red packets' invariants: each packet's escrow account holds what is
@@ -81,7 +153,7 @@ func (f *fixture) checkRedPacketEscrow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	legs, err := f.db.R.LedgerEntry.Query().Where(ledgerentry.AccountHasPrefix("redpacket:")).All(ctx)
+	legs, err := f.db.R.LedgerEntry.Query().Where(ledgerentry.AccountHasPrefix(ledger.RedPacketPrefix)).All(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +171,7 @@ func (f *fixture) checkRedPacketEscrow(t *testing.T) {
 		grabCount[g.PacketID]++
 	}
 	for _, p := range packets {
-		esc := escrow[RedPacketAccount(p.ID)]
+		esc := escrow[ledger.RedPacketAccount(p.ID)]
 		var shares int64
 		for _, s := range p.Shares {
 			shares += s
@@ -143,13 +215,13 @@ func (f *fixture) redPacketKeyCount(t *testing.T) int {
 func TestSendRedPacketSettlesPendingRewardsFirst(t *testing.T) {
 	f := setup(t)
 	// The sender's money is still pending: sending settles it first.
-	f.issue(t, cash(101, 1, 5000))
+	f.issue(t, wallettest.Cash(101, 5000))
 	if b := f.wallet(t, 101); b.Pending != 5000 || b.Settled != 0 {
 		t.Fatalf("before sending: %+v", b)
 	}
-	p := f.rpSend(t, rpSendIn(101, 3000, 3, RedPacketRandom, "req-1"))
+	p := f.rpSend(t, f.rpSendIn(101, 3000, 3, Random, "req-1"))
 	if p.ActivityID != childID || p.SenderActID != 101 || p.TotalAmount != 3000 || p.Count != 3 || p.RemainingCount != 3 ||
-		p.RemainingAmount != 3000 || p.Status != "OPEN" || p.Greeting != "恭喜发财" || p.Mode != RedPacketRandom {
+		p.RemainingAmount != 3000 || p.Status != "OPEN" || p.Greeting != "恭喜发财" || p.Mode != Random {
 		t.Fatalf("packet = %+v", p)
 	}
 	if !strings.HasPrefix(p.ID, "rp") || !p.ExpiresAt.Equal(t0.Add(24*time.Hour)) {
@@ -158,7 +230,7 @@ func TestSendRedPacketSettlesPendingRewardsFirst(t *testing.T) {
 	if b := f.wallet(t, 101); b.Settled != 2000 || b.Pending != 0 || b.Balance != 2000 || b.CumulativeIncome != 5000 {
 		t.Fatalf("after sending: %+v, want 2000 settled and income untouched", b)
 	}
-	n, err := f.db.R.LedgerEntry.Query().Where(ledgerentry.Kind(KindRedPacketSent), ledgerentry.Ref(p.ID)).Count(context.Background())
+	n, err := f.db.R.LedgerEntry.Query().Where(ledgerentry.Kind(string(ledger.KindRedPacketSent)), ledgerentry.Ref(p.ID)).Count(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("%d RED_PACKET_SENT legs (%v), want 2", n, err)
 	}
@@ -173,9 +245,9 @@ func TestSendRedPacketInsufficientBalanceChangesNothing(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 102, 1000)
-	_, _, err := f.s.SendRedPacket(ctx, rpSendIn(102, 1001, 2, RedPacketFixed, "too-much"))
+	_, _, err := f.s.Send(ctx, f.rpSendIn(102, 1001, 2, Fixed, "too-much"))
 	wantCode(t, err, errs.InsufficientBalance)
-	_, _, err = f.s.SendRedPacket(ctx, rpSendIn(103, 1, 1, RedPacketFixed, "nothing"))
+	_, _, err = f.s.Send(ctx, f.rpSendIn(103, 1, 1, Fixed, "nothing"))
 	wantCode(t, err, errs.InsufficientBalance)
 	if b := f.wallet(t, 102); b.Settled != 1000 {
 		t.Fatalf("wallet = %+v, want 1000 untouched", b)
@@ -187,7 +259,7 @@ func TestSendRedPacketInsufficientBalanceChangesNothing(t *testing.T) {
 		t.Fatalf("%d red packet keys in redis after refused sends", n)
 	}
 	// Exactly the balance is fine.
-	f.rpSend(t, rpSendIn(102, 1000, 2, RedPacketFixed, "all-of-it"))
+	f.rpSend(t, f.rpSendIn(102, 1000, 2, Fixed, "all-of-it"))
 	if b := f.wallet(t, 102); b.Balance != 0 {
 		t.Fatalf("wallet = %+v, want 0", b)
 	}
@@ -199,18 +271,18 @@ func TestSendRedPacketReplayAndConflict(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 104, 10_000)
-	first := f.rpSend(t, rpSendIn(104, 1000, 5, RedPacketRandom, "same"))
+	first := f.rpSend(t, f.rpSendIn(104, 1000, 5, Random, "same"))
 	f.rpGrab(t, first.ID, 105)
-	again, replayed, err := f.s.SendRedPacket(ctx, rpSendIn(104, 1000, 5, RedPacketRandom, "same"))
+	again, replayed, err := f.s.Send(ctx, f.rpSendIn(104, 1000, 5, Random, "same"))
 	if err != nil || !replayed || again.ID != first.ID || again.RemainingCount != 4 {
 		t.Fatalf("replay = %+v, %v, %v; want the same packet, replayed, as it is now", again, replayed, err)
 	}
-	for name, in := range map[string]SendRedPacketInput{
-		"other amount": rpSendIn(104, 1001, 5, RedPacketRandom, "same"),
-		"other count":  rpSendIn(104, 1000, 4, RedPacketRandom, "same"),
-		"other mode":   rpSendIn(104, 1000, 5, RedPacketFixed, "same"),
+	for name, in := range map[string]SendInput{
+		"other amount": f.rpSendIn(104, 1001, 5, Random, "same"),
+		"other count":  f.rpSendIn(104, 1000, 4, Random, "same"),
+		"other mode":   f.rpSendIn(104, 1000, 5, Fixed, "same"),
 	} {
-		_, _, err := f.s.SendRedPacket(ctx, in)
+		_, _, err := f.s.Send(ctx, in)
 		if errs.CodeOf(err) != errs.IdempotencyConflict {
 			t.Errorf("%s: got %v, want IDEMPOTENCY_CONFLICT", name, err)
 		}
@@ -220,7 +292,7 @@ func TestSendRedPacketReplayAndConflict(t *testing.T) {
 	}
 	// The key is the sender's: another sender's "same" is another packet.
 	f.rpFund(t, 106, 500)
-	if other := f.rpSend(t, rpSendIn(106, 500, 1, RedPacketFixed, "same")); other.ID == first.ID {
+	if other := f.rpSend(t, f.rpSendIn(106, 500, 1, Fixed, "same")); other.ID == first.ID {
 		t.Fatal("another sender's request id replayed the first sender's packet")
 	}
 
@@ -233,7 +305,7 @@ func TestSendRedPacketReplayAndConflict(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, replayed, err := f.s.SendRedPacket(ctx, rpSendIn(104, 2000, 10, RedPacketFixed, "burst"))
+			p, replayed, err := f.s.Send(ctx, f.rpSendIn(104, 2000, 10, Fixed, "burst"))
 			if err != nil {
 				t.Errorf("duplicate send %d: %v", i, err)
 				return
@@ -263,33 +335,33 @@ func TestSendRedPacketReplayAndConflict(t *testing.T) {
 func TestSendRedPacketBadInputChangesNothing(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	f.issue(t, cash(107, 1, 10_000)) // pending: a refused send must not even settle it
-	mod := func(fn func(*SendRedPacketInput)) SendRedPacketInput {
-		in := rpSendIn(107, 1000, 10, RedPacketRandom, "bad")
+	f.issue(t, wallettest.Cash(107, 10_000)) // pending: a refused send must not even settle it
+	mod := func(fn func(*SendInput)) SendInput {
+		in := f.rpSendIn(107, 1000, 10, Random, "bad")
 		fn(&in)
 		return in
 	}
 	cases := []struct {
 		name string
-		in   SendRedPacketInput
+		in   SendInput
 		want errs.Code
 	}{
-		{"count 0", mod(func(in *SendRedPacketInput) { in.Count = 0 }), errs.BadUserInput},
-		{"count 1001", mod(func(in *SendRedPacketInput) { in.Count = 1001; in.TotalAmount = 5000 }), errs.BadUserInput},
-		{"negative count", mod(func(in *SendRedPacketInput) { in.Count = -1 }), errs.BadUserInput},
-		{"zero amount", mod(func(in *SendRedPacketInput) { in.TotalAmount = 0 }), errs.BadUserInput},
-		{"negative amount", mod(func(in *SendRedPacketInput) { in.TotalAmount = -100 }), errs.BadUserInput},
-		{"less than 1 fen a share", mod(func(in *SendRedPacketInput) { in.TotalAmount = 9 }), errs.BadUserInput},
-		{"unknown mode", mod(func(in *SendRedPacketInput) { in.Mode = "LUCKY" }), errs.BadUserInput},
-		{"greeting of 101 characters", mod(func(in *SendRedPacketInput) { in.Greeting = strings.Repeat("福", 101) }), errs.BadUserInput},
-		{"greeting not UTF-8", mod(func(in *SendRedPacketInput) { in.Greeting = "\xff" }), errs.BadUserInput},
-		{"empty request id", mod(func(in *SendRedPacketInput) { in.RequestID = "" }), errs.BadUserInput},
-		{"request id of 65 characters", mod(func(in *SendRedPacketInput) { in.RequestID = strings.Repeat("r", 65) }), errs.BadUserInput},
-		{"over the maximum", mod(func(in *SendRedPacketInput) { in.TotalAmount = 2_000_001 }), errs.LimitExceeded},
+		{"count 0", mod(func(in *SendInput) { in.Count = 0 }), errs.BadUserInput},
+		{"count 1001", mod(func(in *SendInput) { in.Count = 1001; in.TotalAmount = 5000 }), errs.BadUserInput},
+		{"negative count", mod(func(in *SendInput) { in.Count = -1 }), errs.BadUserInput},
+		{"zero amount", mod(func(in *SendInput) { in.TotalAmount = 0 }), errs.BadUserInput},
+		{"negative amount", mod(func(in *SendInput) { in.TotalAmount = -100 }), errs.BadUserInput},
+		{"less than 1 fen a share", mod(func(in *SendInput) { in.TotalAmount = 9 }), errs.BadUserInput},
+		{"unknown mode", mod(func(in *SendInput) { in.Mode = "LUCKY" }), errs.BadUserInput},
+		{"greeting of 101 characters", mod(func(in *SendInput) { in.Greeting = strings.Repeat("福", 101) }), errs.BadUserInput},
+		{"greeting not UTF-8", mod(func(in *SendInput) { in.Greeting = "\xff" }), errs.BadUserInput},
+		{"empty request id", mod(func(in *SendInput) { in.RequestID = "" }), errs.BadUserInput},
+		{"request id of 65 characters", mod(func(in *SendInput) { in.RequestID = strings.Repeat("r", 65) }), errs.BadUserInput},
+		{"over the maximum", mod(func(in *SendInput) { in.TotalAmount = 2_000_001 }), errs.LimitExceeded},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := f.s.SendRedPacket(ctx, tc.in)
+			_, _, err := f.s.Send(ctx, tc.in)
 			wantCode(t, err, tc.want)
 			if b := f.wallet(t, 107); b.Pending != 10_000 || b.Settled != 0 {
 				t.Fatalf("a refused send changed the wallet: %+v", b)
@@ -303,22 +375,21 @@ func TestSendRedPacketBadInputChangesNothing(t *testing.T) {
 		})
 	}
 	// The bounds themselves are fine.
-	f.rpSend(t, mod(func(in *SendRedPacketInput) {
+	f.rpSend(t, mod(func(in *SendInput) {
 		in.Greeting, in.RequestID, in.TotalAmount, in.Count = strings.Repeat("福", 100), strings.Repeat("r", 64), 1000, 1000
 	}))
-	f.rpSend(t, mod(func(in *SendRedPacketInput) { in.RequestID, in.Count, in.Greeting = "one", 1, "" }))
+	f.rpSend(t, mod(func(in *SendInput) { in.RequestID, in.Count, in.Greeting = "one", 1, "" }))
 	f.checkLedger(t)
 	f.checkRedPacketEscrow(t)
 }
 
 func TestRedPacketConfigurableLimitAndLifetime(t *testing.T) {
-	f := setup(t)
+	f := setupWith(t, testworld.Options{RedisDB: testenv.DBFeatures}, Config{MaxTotal: 5000, TTL: time.Hour})
 	ctx := context.Background()
-	f.s.cfg.RedPacket = RedPacketConfig{MaxTotal: 5000, TTL: time.Hour}
 	f.rpFund(t, 108, 10_000)
-	_, _, err := f.s.SendRedPacket(ctx, rpSendIn(108, 5001, 1, RedPacketFixed, "over"))
+	_, _, err := f.s.Send(ctx, f.rpSendIn(108, 5001, 1, Fixed, "over"))
 	wantCode(t, err, errs.LimitExceeded)
-	p := f.rpSend(t, rpSendIn(108, 5000, 1, RedPacketFixed, "at-limit"))
+	p := f.rpSend(t, f.rpSendIn(108, 5000, 1, Fixed, "at-limit"))
 	if !p.ExpiresAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("expires at %s, want an hour after sending", p.ExpiresAt)
 	}
@@ -328,21 +399,21 @@ func TestRedPacketSwitchesDegrade(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 109, 1000)
-	p := f.rpSend(t, rpSendIn(109, 1000, 2, RedPacketFixed, "before"))
+	p := f.rpSend(t, f.rpSendIn(109, 1000, 2, Fixed, "before"))
 
-	f.s.SetSwitches(rpSwitchesOff{SwitchRedPacketSend: true})
-	_, _, err := f.s.SendRedPacket(ctx, rpSendIn(109, 100, 1, RedPacketFixed, "off"))
+	f.w.Switches.Only(switches.RedPacketSend)
+	_, _, err := f.s.Send(ctx, f.rpSendIn(109, 100, 1, Fixed, "off"))
 	wantCode(t, err, errs.Degraded)
 	// The switch is checked first: even bad input answers DEGRADED.
-	_, _, err = f.s.SendRedPacket(ctx, rpSendIn(109, 0, 0, "?", ""))
+	_, _, err = f.s.Send(ctx, f.rpSendIn(109, 0, 0, "?", ""))
 	wantCode(t, err, errs.Degraded)
 	f.rpGrab(t, p.ID, 110) // grabbing has its own switch
 
-	f.s.SetSwitches(rpSwitchesOff{SwitchRedPacketGrab: true})
-	_, err = f.s.GrabRedPacket(ctx, p.ID, 111)
+	f.w.Switches.Only(switches.RedPacketGrab)
+	_, err = f.s.Grab(ctx, p.ID, 111)
 	wantCode(t, err, errs.Degraded)
 
-	f.s.SetSwitches(rpSwitchesOff{})
+	f.w.Switches.Only()
 	f.rpGrab(t, p.ID, 111)
 	if n, _ := f.db.R.RedPacket.Query().Count(ctx); n != 1 {
 		t.Fatalf("%d packets, want only the one sent while the switch was on", n)
@@ -356,7 +427,7 @@ func TestGrabRedPacketConcurrentGrabbersNeverOversell(t *testing.T) {
 	ctx := context.Background()
 	const total, count, grabbers = 10_000, 50, 300
 	f.rpFund(t, 1, total)
-	p := f.rpSend(t, rpSendIn(1, total, count, RedPacketRandom, "rain"))
+	p := f.rpSend(t, f.rpSendIn(1, total, count, Random, "rain"))
 	results := make([]*GrabResult, grabbers)
 	errsOut := make([]error, grabbers)
 	start := make(chan struct{})
@@ -366,7 +437,7 @@ func TestGrabRedPacketConcurrentGrabbersNeverOversell(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			results[i], errsOut[i] = f.s.GrabRedPacket(ctx, p.ID, int64(1000+i))
+			results[i], errsOut[i] = f.s.Grab(ctx, p.ID, int64(1000+i))
 		}()
 	}
 	close(start)
@@ -402,7 +473,7 @@ func TestGrabRedPacketConcurrentGrabbersNeverOversell(t *testing.T) {
 	if got.Status != "FINISHED" || got.RemainingCount != 0 || got.RemainingAmount != 0 {
 		t.Fatalf("packet after every share went = %+v", got)
 	}
-	_, err := f.s.GrabRedPacket(ctx, p.ID, 5000)
+	_, err := f.s.Grab(ctx, p.ID, 5000)
 	wantCode(t, err, errs.RedPacketEmpty)
 	f.checkLedger(t)
 	f.checkRedPacketEscrow(t)
@@ -412,7 +483,7 @@ func TestGrabRedPacketOncePerAccount(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 2, 500)
-	p := f.rpSend(t, rpSendIn(2, 500, 5, RedPacketFixed, "once"))
+	p := f.rpSend(t, f.rpSendIn(2, 500, 5, Fixed, "once"))
 	const n = 20
 	errsOut := make([]error, n)
 	results := make([]*GrabResult, n)
@@ -423,7 +494,7 @@ func TestGrabRedPacketOncePerAccount(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			results[i], errsOut[i] = f.s.GrabRedPacket(ctx, p.ID, 300)
+			results[i], errsOut[i] = f.s.Grab(ctx, p.ID, 300)
 		}()
 	}
 	close(start)
@@ -451,9 +522,9 @@ func TestGrabRedPacketOncePerAccount(t *testing.T) {
 	if b := f.wallet(t, 2); b.Settled != own.Amount || b.CumulativeIncome != 500+own.Amount {
 		t.Fatalf("sender's wallet after grabbing own share = %+v", b)
 	}
-	_, err := f.s.GrabRedPacket(ctx, "rp-nope", 300)
+	_, err := f.s.Grab(ctx, "rp-nope", 300)
 	wantCode(t, err, errs.NotFound)
-	_, err = f.s.GrabRedPacket(ctx, "", 300)
+	_, err = f.s.Grab(ctx, "", 300)
 	wantCode(t, err, errs.NotFound)
 	f.checkLedger(t)
 	f.checkRedPacketEscrow(t)
@@ -466,7 +537,7 @@ func TestGrabRedPacketAfterRedisLostItsShares(t *testing.T) {
 
 	// Lost right after sending (a crash between the commit and the push, or Redis data loss):
 	// the first grab loads the shares from the database.
-	p := f.rpSend(t, rpSendIn(3, 1000, 10, RedPacketRandom, "lost-early"))
+	p := f.rpSend(t, f.rpSendIn(3, 1000, 10, Random, "lost-early"))
 	f.rdb.FlushDB(ctx)
 	var sum int64
 	for i := range 4 {
@@ -475,7 +546,7 @@ func TestGrabRedPacketAfterRedisLostItsShares(t *testing.T) {
 	// Lost again midway: the recorded grabs are not handed out again, nor grabbed twice.
 	f.rdb.FlushDB(ctx)
 	for i := range 4 {
-		_, err := f.s.GrabRedPacket(ctx, p.ID, int64(400+i))
+		_, err := f.s.Grab(ctx, p.ID, int64(400+i))
 		wantCode(t, err, errs.AlreadyGrabbed)
 	}
 	var mu sync.Mutex
@@ -485,7 +556,7 @@ func TestGrabRedPacketAfterRedisLostItsShares(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := f.s.GrabRedPacket(ctx, p.ID, int64(500+i))
+			res, err := f.s.Grab(ctx, p.ID, int64(500+i))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -506,14 +577,14 @@ func TestGrabRedPacketAfterRedisLostItsShares(t *testing.T) {
 	}
 
 	// Two loaders racing (many first grabs at once after a loss) push the shares once.
-	q := f.rpSend(t, rpSendIn(3, 5000, 50, RedPacketFixed, "lost-race"))
+	q := f.rpSend(t, f.rpSendIn(3, 5000, 50, Fixed, "lost-race"))
 	f.rdb.FlushDB(ctx)
 	wg = sync.WaitGroup{}
 	for i := range 30 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := f.s.GrabRedPacket(ctx, q.ID, int64(600+i)); err != nil {
+			if _, err := f.s.Grab(ctx, q.ID, int64(600+i)); err != nil {
 				t.Errorf("grab by %d: %v", 600+i, err)
 			}
 		}()
@@ -530,7 +601,7 @@ func TestGrabCompletedOnRetryAfterItsDatabaseWriteFailed(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 4, 900)
-	p := f.rpSend(t, rpSendIn(4, 900, 3, RedPacketRandom, "half-done"))
+	p := f.rpSend(t, f.rpSendIn(4, 900, 3, Random, "half-done"))
 	// Redis hands account 700 a share, and the grab dies before writing the database.
 	claim, err := rpGrabScript.Run(ctx, f.rdb, redPacketKeys(p.ID), 700, p.ExpiresAt.Add(time.Hour).UnixMilli()).StringSlice()
 	if err != nil || claim[0] != "ok" {
@@ -553,7 +624,7 @@ func TestGrabCompletedOnRetryAfterItsDatabaseWriteFailed(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			results[i], errsOut[i] = f.s.GrabRedPacket(ctx, p.ID, 700)
+			results[i], errsOut[i] = f.s.Grab(ctx, p.ID, 700)
 		}()
 	}
 	close(start)
@@ -575,10 +646,10 @@ func TestGrabCompletedOnRetryAfterItsDatabaseWriteFailed(t *testing.T) {
 	if shareString(res.Seq, res.Amount) != claim[1] || res.RedPacket.RemainingCount != 2 || res.RedPacket.RemainingAmount != 900-res.Amount {
 		t.Fatalf("retry = %+v (packet %+v), want the claimed share %s", res, res.RedPacket, claim[1])
 	}
-	_, err = f.s.GrabRedPacket(ctx, p.ID, 700)
+	_, err = f.s.Grab(ctx, p.ID, 700)
 	wantCode(t, err, errs.AlreadyGrabbed)
 	sum := res.Amount + f.rpGrab(t, p.ID, 701).Amount + f.rpGrab(t, p.ID, 702).Amount
-	_, err = f.s.GrabRedPacket(ctx, p.ID, 703)
+	_, err = f.s.Grab(ctx, p.ID, 703)
 	wantCode(t, err, errs.RedPacketEmpty)
 	if sum != 900 {
 		t.Fatalf("grabs sum to %d, want 900", sum)
@@ -594,7 +665,7 @@ func TestGrabReleasesAShareTheDatabaseGaveAway(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 5, 300)
-	p := f.rpSend(t, rpSendIn(5, 300, 3, RedPacketRandom, "twice-given"))
+	p := f.rpSend(t, f.rpSendIn(5, 300, 3, Random, "twice-given"))
 	first := f.rpGrab(t, p.ID, 800)
 	// Redis comes back claiming account 801 holds the share 800 already has.
 	keys := redPacketKeys(p.ID)
@@ -617,7 +688,7 @@ func TestGrabReleasesAShareTheDatabaseGaveAway(t *testing.T) {
 		t.Fatalf("wallet = %+v, want %d", b, res.Amount)
 	}
 	f.rpGrab(t, p.ID, 802)
-	_, err := f.s.GrabRedPacket(ctx, p.ID, 803)
+	_, err := f.s.Grab(ctx, p.ID, 803)
 	wantCode(t, err, errs.RedPacketEmpty)
 	f.checkLedger(t)
 	f.checkRedPacketEscrow(t)
@@ -627,31 +698,31 @@ func TestExpiredRedPacketRefundsTheRemainderOnce(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.rpFund(t, 6, 3000)
-	p := f.rpSend(t, rpSendIn(6, 1000, 4, RedPacketFixed, "expires"))
-	done := f.rpSend(t, rpSendIn(6, 200, 2, RedPacketFixed, "finishes"))
+	p := f.rpSend(t, f.rpSendIn(6, 1000, 4, Fixed, "expires"))
+	done := f.rpSend(t, f.rpSendIn(6, 200, 2, Fixed, "finishes"))
 	f.rpGrab(t, p.ID, 900)
 	f.rpGrab(t, done.ID, 900)
 	f.rpGrab(t, done.ID, 901)
 	f.clock.Add(time.Hour)
-	later := f.rpSend(t, rpSendIn(6, 300, 3, RedPacketFixed, "later"))
+	later := f.rpSend(t, f.rpSendIn(6, 300, 3, Fixed, "later"))
 
-	if n, err := f.s.ExpireRedPackets(ctx); err != nil || n != 0 {
+	if n, err := f.s.Expire(ctx); err != nil || n != 0 {
 		t.Fatalf("expire before time = %d, %v; want nothing", n, err)
 	}
 	f.clock.Add(23 * time.Hour) // exactly the first packet's expiry
-	_, err := f.s.GrabRedPacket(ctx, p.ID, 902)
+	_, err := f.s.Grab(ctx, p.ID, 902)
 	wantCode(t, err, errs.RedPacketExpired) // expired even before the refund ran
 	before := f.wallet(t, 6)
 	// The redpacket.expiry switch holds refunds back.
-	f.s.SetSwitches(rpSwitchesOff{SwitchRedPacketExpiry: true})
-	if n, err := f.s.ExpireRedPackets(ctx); err != nil || n != 0 {
+	f.w.Switches.Only(switches.RedPacketExpiry)
+	if n, err := f.s.Expire(ctx); err != nil || n != 0 {
 		t.Fatalf("expire while switched off = %d, %v; want nothing", n, err)
 	}
 	if st := f.rpPacket(t, p.ID).Status; st != "OPEN" {
 		t.Fatalf("switched-off expiry changed the packet to %s", st)
 	}
-	f.s.SetSwitches(rpSwitchesOff{})
-	if n, err := f.s.ExpireRedPackets(ctx); err != nil || n != 1 {
+	f.w.Switches.Only()
+	if n, err := f.s.Expire(ctx); err != nil || n != 1 {
 		t.Fatalf("expire = %d, %v; want 1", n, err)
 	}
 	after := f.wallet(t, 6)
@@ -672,37 +743,42 @@ func TestExpiredRedPacketRefundsTheRemainderOnce(t *testing.T) {
 		t.Fatalf("%d redis keys left of the expired packet", n)
 	}
 	// A second run, and grabs after expiry, change nothing.
-	if n, err := f.s.ExpireRedPackets(ctx); err != nil || n != 0 {
+	if n, err := f.s.Expire(ctx); err != nil || n != 0 {
 		t.Fatalf("second expire = %d, %v; want 0", n, err)
 	}
 	for _, actID := range []int64{900, 903} {
-		_, err = f.s.GrabRedPacket(ctx, p.ID, actID)
+		_, err = f.s.Grab(ctx, p.ID, actID)
 		wantCode(t, err, errs.RedPacketExpired)
 	}
 	if b := f.wallet(t, 6); b != after {
 		t.Fatalf("wallet %+v after the second run, want %+v", b, after)
 	}
-	n, _ := f.db.R.LedgerEntry.Query().Where(ledgerentry.Kind(KindRedPacketRefund), ledgerentry.Ref(p.ID), ledgerentry.ActID(6)).Count(ctx)
+	n, _ := f.db.R.LedgerEntry.Query().Where(ledgerentry.Kind(string(ledger.KindRedPacketRefund)), ledgerentry.Ref(p.ID), ledgerentry.ActID(6)).Count(ctx)
 	if n != 1 {
 		t.Fatalf("%d refund legs to the sender, want 1", n)
 	}
 	// The wallet feed shows each movement with its signed amount.
-	for actID, want := range map[int64][]FeedItem{
-		6:   {{Kind: KindRedPacketRefund, Amount: 750}, {Kind: KindRedPacketSent, Amount: -300}, {Kind: KindRedPacketSent, Amount: -200}, {Kind: KindRedPacketSent, Amount: -1000}},
-		900: {{Kind: KindRedPacketGrab, Amount: 100}, {Kind: KindRedPacketGrab, Amount: 250}},
+	type feedItem struct {
+		Kind   string
+		Amount int64
+	}
+	sent, grab, refund := string(ledger.KindRedPacketSent), string(ledger.KindRedPacketGrab), string(ledger.KindRedPacketRefund)
+	for actID, want := range map[int64][]feedItem{
+		6:   {{Kind: refund, Amount: 750}, {Kind: sent, Amount: -300}, {Kind: sent, Amount: -200}, {Kind: sent, Amount: -1000}},
+		900: {{Kind: grab, Amount: 100}, {Kind: grab, Amount: 250}},
 	} {
-		page, err := f.s.Feed(ctx, childID, actID, 10, "")
+		page, err := f.feed(t).Page(ctx, f.live, actID, 10, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []FeedItem
+		var got []feedItem
 		for _, it := range page.Items {
-			if it.Kind != ItemReward {
-				got = append(got, FeedItem{Kind: it.Kind, Amount: it.Amount})
+			if it.Kind != feed.ItemReward {
+				got = append(got, feedItem{Kind: it.Kind, Amount: it.Amount})
 			}
 		}
 		if len(got) != len(want) {
-			t.Fatalf("feed of %d = %+v, want %+v", actID, got, want)
+			t.Fatalf("feed of %d = %+v (degraded sources %v), want %+v", actID, got, page.Degraded, want)
 		}
 		for i := range want {
 			if got[i] != want[i] {
@@ -719,7 +795,7 @@ func TestExpireRedPacketsConcurrentlyRefundsOnce(t *testing.T) {
 	ctx := context.Background()
 	f.rpFund(t, 7, 10_000)
 	for i := range 10 {
-		p := f.rpSend(t, rpSendIn(7, 1000, 5, RedPacketRandom, "many-"+strconv.Itoa(i)))
+		p := f.rpSend(t, f.rpSendIn(7, 1000, 5, Random, "many-"+strconv.Itoa(i)))
 		f.rpGrab(t, p.ID, 950)
 	}
 	f.clock.Add(25 * time.Hour)
@@ -729,7 +805,7 @@ func TestExpireRedPacketsConcurrentlyRefundsOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := f.s.ExpireRedPackets(ctx)
+			n, err := f.s.Expire(ctx)
 			if err != nil {
 				t.Errorf("expire: %v", err)
 			}
@@ -755,7 +831,7 @@ func TestGrabsRacingTheExpiry(t *testing.T) {
 	ctx := context.Background()
 	const total, count = 5000, 100
 	f.rpFund(t, 8, total)
-	p := f.rpSend(t, rpSendIn(8, total, count, RedPacketRandom, "race"))
+	p := f.rpSend(t, f.rpSendIn(8, total, count, Random, "race"))
 	f.clock.Add(24*time.Hour - time.Millisecond)
 	var wg sync.WaitGroup
 	var won, finished atomic.Int64
@@ -765,7 +841,7 @@ func TestGrabsRacingTheExpiry(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			res, err := f.s.GrabRedPacket(ctx, p.ID, int64(2000+i))
+			res, err := f.s.Grab(ctx, p.ID, int64(2000+i))
 			defer finished.Add(1)
 			switch {
 			case err == nil:
@@ -783,13 +859,13 @@ func TestGrabsRacingTheExpiry(t *testing.T) {
 			runtime.Gosched()
 		}
 		f.clock.Add(time.Millisecond)
-		if _, err := f.s.ExpireRedPackets(ctx); err != nil {
+		if _, err := f.s.Expire(ctx); err != nil {
 			t.Errorf("expire: %v", err)
 		}
 	}()
 	close(start)
 	wg.Wait()
-	if _, err := f.s.ExpireRedPackets(ctx); err != nil { // in case it ran before every grab's commit
+	if _, err := f.s.Expire(ctx); err != nil { // in case it ran before every grab's commit
 		t.Fatal(err)
 	}
 	got := f.rpPacket(t, p.ID)
@@ -801,4 +877,95 @@ func TestGrabsRacingTheExpiry(t *testing.T) {
 	}
 	f.checkLedger(t)
 	f.checkRedPacketEscrow(t)
+}
+
+// TestRedPacketsOnRedisCluster sends a packet and grabs it concurrently on a real
+// three-node Redis Cluster: each packet's keys share one slot (the {id} hash tag), or the
+// scripts that touch them would be refused.
+func TestRedPacketsOnRedisCluster(t *testing.T) {
+	f := setupWith(t, testworld.Options{Cluster: true}, Config{})
+	ctx := context.Background()
+	// Red packets: send and concurrent grabs, keys on one slot per packet.
+	f.rpFund(t, 300, 1000)
+	p, _, err := f.s.Send(ctx, SendInput{Live: f.live, ActID: 300, TotalAmount: 1000, Count: 10, Mode: Random, Greeting: "hi", RequestID: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Int64
+	var grabbed atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g, err := f.s.Grab(ctx, p.ID, int64(400+i))
+			if err == nil {
+				grabbed.Add(1)
+				got.Add(g.Amount)
+			} else if !errs.Is(err, errs.RedPacketEmpty) {
+				t.Errorf("grab: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if grabbed.Load() != 10 || got.Load() != 1000 {
+		t.Fatalf("%d grabs took %d fen, want 10 taking 1000", grabbed.Load(), got.Load())
+	}
+	f.checkLedger(t)
+	f.checkRedPacketEscrow(t)
+}
+
+type nopSettler struct{}
+
+func (nopSettler) ForceSettle(context.Context, *activity.Live, int64) (wallet.SettleResult, error) {
+	return wallet.SettleResult{}, nil
+}
+
+// TestNewRequiresEveryDependency: each missing dependency is an error that names it, and a
+// zero Config field takes its default.
+func TestNewRequiresEveryDependency(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()}) // never dialled
+	t.Cleanup(func() { rdb.Close() })
+	full := func() Deps {
+		return Deps{DB: &store.DB{}, Redis: rdb, Settler: nopSettler{}, Switches: switches.AllOn(), Now: time.Now,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}
+	for _, tc := range []struct {
+		name  string
+		unset func(*Deps)
+	}{
+		{"DB", func(d *Deps) { d.DB = nil }},
+		{"Redis", func(d *Deps) { d.Redis = nil }},
+		{"Settler", func(d *Deps) { d.Settler = nil }},
+		{"Switches", func(d *Deps) { d.Switches = nil }},
+		{"Now", func(d *Deps) { d.Now = nil }},
+		{"Log", func(d *Deps) { d.Log = nil }},
+	} {
+		d := full()
+		tc.unset(&d)
+		s, err := New(d)
+		if err == nil || s != nil {
+			t.Errorf("New without %s = %v, %v; want an error", tc.name, s, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), " "+tc.name+" ") {
+			t.Errorf("New without %s: %q does not name it", tc.name, err)
+		}
+	}
+	s, err := New(full())
+	if err != nil {
+		t.Fatalf("New with every dependency: %v", err)
+	}
+	if s.cfg != DefaultConfig() {
+		t.Errorf("zero Config became %+v, want the defaults %+v", s.cfg, DefaultConfig())
+	}
+	d := full()
+	d.Config = Config{MaxTotal: 5000, TTL: time.Hour}
+	if s, err = New(d); err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultConfig()
+	if want := (Config{MaxTotal: 5000, TTL: time.Hour, ExpiryInterval: def.ExpiryInterval, WriteTimeout: def.WriteTimeout}); s.cfg != want {
+		t.Errorf("partial Config became %+v, want %+v", s.cfg, want)
+	}
 }

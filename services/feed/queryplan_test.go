@@ -1,4 +1,4 @@
-package wallet
+package feed
 
 import (
 	"context"
@@ -23,8 +23,8 @@ type capturedQuery struct {
 	args []any
 }
 
-// BeginTx passes transactions through (uncaptured: the feed's only transaction is the lookup
-// of pending rewards by their unique order numbers).
+// BeginTx passes transactions through, uncaptured (the feed opens none of its own: the lookup
+// of pending rewards by their unique order numbers runs in the reward core, on its database).
 func (c *capture) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
 	return c.Driver.(*entsql.Driver).BeginTx(ctx, opts)
 }
@@ -50,7 +50,7 @@ func TestFeedQueriesAreIndexedKeysetReads(t *testing.T) {
 	rec := &capture{}
 	f.s.db = f.db.WrapReads(func(d dialect.Driver) dialect.Driver { rec.Driver = d; return rec })
 	for _, after := range []string{"", deep.Cursors[len(deep.Cursors)-1]} {
-		if _, err := f.s.Feed(context.Background(), childID, 33, 10, after); err != nil {
+		if _, err := f.s.Page(context.Background(), f.live(t), 33, 10, after); err != nil {
 			t.Fatal(err)
 		}
 	}

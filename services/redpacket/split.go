@@ -1,4 +1,4 @@
-package wallet
+package redpacket
 
 import (
 	crand "crypto/rand"
@@ -7,8 +7,8 @@ import (
 
 // Red packet modes.
 const (
-	RedPacketRandom = "RANDOM"
-	RedPacketFixed  = "FIXED"
+	Random = "RANDOM"
+	Fixed  = "FIXED"
 )
 
 // splitShares divides total fen into count shares of at least 1 fen each that sum to exactly
@@ -23,7 +23,7 @@ func splitShares(total int64, count int, mode string, rnd *rand.Rand) []int64 {
 		return nil
 	}
 	shares := make([]int64, count)
-	if mode == RedPacketFixed {
+	if mode == Fixed {
 		base, rem := total/int64(count), total%int64(count)
 		for i := range shares {
 			shares[i] = base

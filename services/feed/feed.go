@@ -1,10 +1,14 @@
-package wallet
+// Package feed is the wallet page's one list: rewards (pending from Redis, settled from the
+// database), withdrawals and red-packet ledger entries merged newest first, with a keyset
+// cursor valid across the sources, each source under its own timeout, breaker and switch.
+package feed
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -17,22 +21,67 @@ import (
 	"github.com/springwallet/wallet/ent/predicate"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/withdrawal"
+	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/errs"
+	"github.com/springwallet/wallet/services/ledger"
+	"github.com/springwallet/wallet/services/store"
+	"github.com/springwallet/wallet/services/switches"
+	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/wiring"
 )
 
-// Feed sources, as the contract names them.
+// Sources, as the contract names them.
 const (
-	FeedSettlement = "SETTLEMENT"
-	FeedWithdrawal = "WITHDRAWAL"
-	FeedRedPacket  = "RED_PACKET"
+	SourceSettlement = "SETTLEMENT"
+	SourceWithdrawal = "WITHDRAWAL"
+	SourceRedPacket  = ledger.FeedRedPacket
 )
 
 // The switches that take a source out of the feed.
-var feedSwitches = map[string]string{
-	FeedSettlement: "feed.settlement",
-	FeedWithdrawal: "feed.withdrawal",
-	FeedRedPacket:  "feed.redpacket",
+var sourceSwitches = map[string]switches.Name{
+	SourceSettlement: switches.FeedSettlement,
+	SourceWithdrawal: switches.FeedWithdrawal,
+	SourceRedPacket:  switches.FeedRedPacket,
+}
+
+// Rewards reads the pending rewards of an account and tells which of them are settled
+// already (the reward core implements it).
+type Rewards interface {
+	Pending(ctx context.Context, live *activity.Live, actID int64) ([]wallet.Order, error)
+	SettledAmong(ctx context.Context, live *activity.Live, pending []wallet.Order) (map[string]bool, error)
+}
+
+// Deps is everything the feed needs; every field is required.
+type Deps struct {
+	DB       *store.DB
+	Rewards  Rewards
+	Switches switches.Reader
+	Breakers *breaker.Registry
+	Log      *slog.Logger
+	// SourceTimeout bounds each source's query (0: DefaultSourceTimeout).
+	SourceTimeout time.Duration
+}
+
+// Service serves feed pages.
+type Service struct {
+	db       *store.DB
+	rewards  Rewards
+	switches switches.Reader
+	breakers *breaker.Registry
+	log      *slog.Logger
+	timeout  time.Duration
+}
+
+// New returns the feed, or an error naming the first missing dependency.
+func New(d Deps) (*Service, error) {
+	if err := wiring.Require("feed.New", d); err != nil {
+		return nil, err
+	}
+	if d.SourceTimeout <= 0 {
+		d.SourceTimeout = DefaultSourceTimeout
+	}
+	return &Service{db: d.DB, rewards: d.Rewards, switches: d.Switches, breakers: d.Breakers, log: d.Log, timeout: d.SourceTimeout}, nil
 }
 
 // Feed item kinds and statuses.
@@ -41,8 +90,8 @@ const (
 	ItemWithdrawal = "WITHDRAWAL"
 )
 
-// FeedItem is one line of the wallet page.
-type FeedItem struct {
+// Item is one line of the wallet page.
+type Item struct {
 	ID         string
 	Kind       string
 	Status     string
@@ -50,9 +99,9 @@ type FeedItem struct {
 	OccurredAt time.Time
 }
 
-// FeedPage is one page of the merged feed, newest first.
-type FeedPage struct {
-	Items   []FeedItem
+// Page is one page of the merged feed, newest first.
+type Page struct {
+	Items   []Item
 	Cursors []string
 	HasNext bool
 	// Degraded lists the sources left out of this page.
@@ -132,14 +181,14 @@ func keyset(c *feedKey, prefix, timeCol, keyCol string, keyOf func(string) (any,
 
 func stringKey(s string) (any, bool) { return s, true }
 
-// FeedSourceTimeout bounds each source's query; a slower source is left out of the page.
-const FeedSourceTimeout = 800 * time.Millisecond
+// DefaultSourceTimeout bounds each source's query; a slower source is left out of the page.
+const DefaultSourceTimeout = 800 * time.Millisecond
 
 // Feed returns one page of the account's feed: rewards (pending and settled), withdrawals and
 // red packets, newest first. Each source is one indexed query of at most first+1 rows, run
 // concurrently under its own timeout; a source switched off, failing or slow is listed in
 // Degraded and the others are served.
-func (s *Service) Feed(ctx context.Context, activityID string, actID int64, first int, after string) (*FeedPage, error) {
+func (s *Service) Page(ctx context.Context, live *activity.Live, actID int64, first int, after string) (*Page, error) {
 	if first < 1 || first > 100 {
 		return nil, errs.Input("first", "first must be 1..100")
 	}
@@ -148,39 +197,39 @@ func (s *Service) Feed(ctx context.Context, activityID string, actID int64, firs
 		return nil, err
 	}
 	type result struct {
-		items []FeedItem
+		items []Item
 		err   error
 	}
 	sources := []struct {
 		name  string
-		fetch func(context.Context) ([]FeedItem, error)
+		fetch func(context.Context) ([]Item, error)
 	}{
-		{FeedSettlement, func(ctx context.Context) ([]FeedItem, error) {
-			return s.feedRewards(ctx, activityID, actID, first, cur)
+		{SourceSettlement, func(ctx context.Context) ([]Item, error) {
+			return s.rewardItems(ctx, live, actID, first, cur)
 		}},
-		{FeedWithdrawal, func(ctx context.Context) ([]FeedItem, error) {
-			return s.feedWithdrawals(ctx, activityID, actID, first, cur)
+		{SourceWithdrawal, func(ctx context.Context) ([]Item, error) {
+			return s.withdrawalItems(ctx, live.ID, actID, first, cur)
 		}},
-		{FeedRedPacket, func(ctx context.Context) ([]FeedItem, error) {
-			return s.feedRedPackets(ctx, activityID, actID, first, cur)
+		{SourceRedPacket, func(ctx context.Context) ([]Item, error) {
+			return s.redPacketItems(ctx, live.ID, actID, first, cur)
 		}},
 	}
 	results := make([]result, len(sources))
 	var wg sync.WaitGroup
 	for i, src := range sources {
-		if !s.switches.Enabled(feedSwitches[src.name]) {
+		if !s.switches.Enabled(sourceSwitches[src.name]) {
 			results[i].err = errSwitchedOff
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, s.feedTimeout)
+			sctx, cancel := context.WithTimeout(ctx, s.timeout)
 			defer cancel()
-			var items []FeedItem
+			var items []Item
 			// A source that keeps failing is skipped at once while its breaker is open,
 			// instead of costing every page its timeout.
-			err := s.breakers.Do(feedSwitches[src.name], breaker.DefaultSettings(), func() error {
+			err := s.breakers.Do(string(sourceSwitches[src.name]), breaker.DefaultSettings(), func() error {
 				var err error
 				items, err = src.fetch(sctx)
 				if err == nil && sctx.Err() != nil {
@@ -192,8 +241,8 @@ func (s *Service) Feed(ctx context.Context, activityID string, actID int64, firs
 		}()
 	}
 	wg.Wait()
-	page := &FeedPage{Degraded: []string{}}
-	var all []FeedItem
+	page := &Page{Degraded: []string{}}
+	var all []Item
 	for i, r := range results {
 		if r.err != nil {
 			if r.err != errSwitchedOff {
@@ -221,19 +270,19 @@ func (s *Service) Feed(ctx context.Context, activityID string, actID int64, firs
 
 var errSwitchedOff = fmt.Errorf("switched off")
 
-func itemKey(it FeedItem) feedKey { return feedKey{at: it.OccurredAt.UnixMicro(), id: it.ID} }
+func itemKey(it Item) feedKey { return feedKey{at: it.OccurredAt.UnixMicro(), id: it.ID} }
 
-// feedRewards merges the pending rewards from Redis with the settled ones from the database;
+// rewardItems merges the pending rewards from Redis with the settled ones from the database;
 // a reward keeps its id and time when it settles, so it keeps its place.
-func (s *Service) feedRewards(ctx context.Context, activityID string, actID int64, first int, cur *feedKey) ([]FeedItem, error) {
-	var pending []Order
-	if s.switches.Enabled(SwitchFeedPending) {
+func (s *Service) rewardItems(ctx context.Context, live *activity.Live, actID int64, first int, cur *feedKey) ([]Item, error) {
+	var pending []wallet.Order
+	if s.switches.Enabled(switches.FeedPending) {
 		var err error
-		if pending, err = s.pendingOrders(ctx, activityID, actID); err != nil {
+		if pending, err = s.rewards.Pending(ctx, live, actID); err != nil {
 			return nil, err
 		}
 	}
-	q := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.ActID(actID), rewardorder.AwardType(AwardCash))
+	q := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(live.ID), rewardorder.ActID(actID), rewardorder.AwardType(wallet.AwardCash))
 	if cur != nil {
 		q = q.Where(predicate.RewardOrder(keyset(cur, prefixReward, rewardorder.FieldIssuedAt, rewardorder.FieldOrderNo, stringKey)))
 	}
@@ -242,12 +291,12 @@ func (s *Service) feedRewards(ctx context.Context, activityID string, actID int6
 		return nil, fmt.Errorf("feed rewards: %w", err)
 	}
 	seen := make(map[string]bool, len(rows))
-	items := make([]FeedItem, 0, len(rows)+len(pending))
+	items := make([]Item, 0, len(rows)+len(pending))
 	for _, r := range rows {
 		seen[r.OrderNo] = true
-		items = append(items, FeedItem{ID: prefixReward + r.OrderNo, Kind: ItemReward, Status: StatusSettled, Amount: r.Amount, OccurredAt: r.IssuedAt.UTC()})
+		items = append(items, Item{ID: prefixReward + r.OrderNo, Kind: ItemReward, Status: wallet.StatusSettled, Amount: r.Amount, OccurredAt: r.IssuedAt.UTC()})
 	}
-	var candidates []Order
+	var candidates []wallet.Order
 	for _, o := range pending {
 		if !o.IsCash() || seen[o.OrderNo] {
 			continue
@@ -259,19 +308,14 @@ func (s *Service) feedRewards(ctx context.Context, activityID string, actID int6
 	}
 	if len(candidates) > 0 {
 		// A pending entry may already be settled (cleanup lags the commit): show it once.
-		var done map[string]bool
-		err := s.db.ReadTx(ctx, func(tx *ent.Tx) error {
-			var err error
-			done, err = settledAmong(ctx, tx, activityID, candidates)
-			return err
-		})
+		done, err := s.rewards.SettledAmong(ctx, live, candidates)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range candidates {
 			it := rewardItem(o)
 			if done[o.OrderNo] {
-				it.Status = StatusSettled
+				it.Status = wallet.StatusSettled
 			}
 			items = append(items, it)
 		}
@@ -279,12 +323,12 @@ func (s *Service) feedRewards(ctx context.Context, activityID string, actID int6
 	return items, nil
 }
 
-func rewardItem(o Order) FeedItem {
-	return FeedItem{ID: prefixReward + o.OrderNo, Kind: ItemReward, Status: StatusPending, Amount: o.Amount,
+func rewardItem(o wallet.Order) Item {
+	return Item{ID: prefixReward + o.OrderNo, Kind: ItemReward, Status: wallet.StatusPending, Amount: o.Amount,
 		OccurredAt: time.UnixMilli(o.IssuedAtMs).UTC()}
 }
 
-func (s *Service) feedWithdrawals(ctx context.Context, activityID string, actID int64, first int, cur *feedKey) ([]FeedItem, error) {
+func (s *Service) withdrawalItems(ctx context.Context, activityID string, actID int64, first int, cur *feedKey) ([]Item, error) {
 	q := s.db.R.Withdrawal.Query().Where(withdrawal.ActivityID(activityID), withdrawal.ActID(actID))
 	if cur != nil {
 		q = q.Where(predicate.Withdrawal(keyset(cur, prefixWithdrawal, withdrawal.FieldCreatedAt, withdrawal.FieldID, stringKey)))
@@ -293,9 +337,9 @@ func (s *Service) feedWithdrawals(ctx context.Context, activityID string, actID 
 	if err != nil {
 		return nil, fmt.Errorf("feed withdrawals: %w", err)
 	}
-	items := make([]FeedItem, len(rows))
+	items := make([]Item, len(rows))
 	for i, w := range rows {
-		items[i] = FeedItem{ID: prefixWithdrawal + w.ID, Kind: ItemWithdrawal, Status: string(w.Status), Amount: -w.Amount, OccurredAt: w.CreatedAt.UTC()}
+		items[i] = Item{ID: prefixWithdrawal + w.ID, Kind: ItemWithdrawal, Status: string(w.Status), Amount: -w.Amount, OccurredAt: w.CreatedAt.UTC()}
 	}
 	return items, nil
 }
@@ -308,8 +352,8 @@ func ledgerKey(s string) (any, bool) {
 	return n, err == nil
 }
 
-func (s *Service) feedRedPackets(ctx context.Context, activityID string, actID int64, first int, cur *feedKey) ([]FeedItem, error) {
-	q := s.db.R.LedgerEntry.Query().Where(ledgerentry.ActivityID(activityID), ledgerentry.Account(userAccount(actID)), ledgerentry.Feed(FeedRedPacket))
+func (s *Service) redPacketItems(ctx context.Context, activityID string, actID int64, first int, cur *feedKey) ([]Item, error) {
+	q := s.db.R.LedgerEntry.Query().Where(ledgerentry.ActivityID(activityID), ledgerentry.Account(ledger.UserAccount(actID)), ledgerentry.Feed(ledger.FeedRedPacket))
 	if cur != nil {
 		q = q.Where(predicate.LedgerEntry(keyset(cur, prefixRedPacket, ledgerentry.FieldCreatedAt, ledgerentry.FieldID, ledgerKey)))
 	}
@@ -317,9 +361,9 @@ func (s *Service) feedRedPackets(ctx context.Context, activityID string, actID i
 	if err != nil {
 		return nil, fmt.Errorf("feed red packets: %w", err)
 	}
-	items := make([]FeedItem, len(rows))
+	items := make([]Item, len(rows))
 	for i, l := range rows {
-		items[i] = FeedItem{ID: ledgerItemID(l.ID), Kind: l.Kind, Status: StatusSettled, Amount: l.Amount, OccurredAt: l.CreatedAt.UTC()}
+		items[i] = Item{ID: ledgerItemID(l.ID), Kind: l.Kind, Status: wallet.StatusSettled, Amount: l.Amount, OccurredAt: l.CreatedAt.UTC()}
 	}
 	return items, nil
 }
