@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/withdraw"
 )
 
@@ -35,6 +36,15 @@ type config struct {
 	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
 	PayoutLatency     time.Duration
 	PayoutFailureRate float64
+	// PlaygroundOff keeps the GraphiQL playgrounds off whatever the switch says
+	// (WALLET_PLAYGROUND=off, for production).
+	PlaygroundOff bool
+	// MetricsViewerOnly makes /metrics answer only bearer tokens with role viewer (or above)
+	// (WALLET_METRICS=viewer); its issued amounts per activity are business data.
+	MetricsViewerOnly bool
+	// TokenLife bounds bearer tokens' lifetimes (WALLET_TOKEN_MAX_TTL, and
+	// WALLET_SERVICE_TOKEN_MAX_TTL for service tokens: roles only issuer or viewer).
+	TokenLife auth.Lifetimes
 	// Now is the one clock every part of the service reads (not from the environment: tests
 	// set it to move time instead of sleeping; nil is time.Now).
 	Now func() time.Time
@@ -60,6 +70,7 @@ func configFrom(getenv func(string) string) (config, error) {
 		Seed:          true,
 		Withdraw:      withdraw.DefaultLimits(),
 		PayoutLatency: 500 * time.Millisecond,
+		TokenLife:     auth.DefaultLifetimes(),
 	}
 	var errs []error
 	add := func(err error) {
@@ -76,6 +87,16 @@ func configFrom(getenv func(string) string) (config, error) {
 	add(envSwitch(getenv, "WALLET_RATE_LIMIT", &rateLimit))
 	c.RateLimitOff = !rateLimit
 	add(envSwitch(getenv, "WALLET_DEMO_DATA", &c.Seed))
+	playground := true
+	add(envSwitch(getenv, "WALLET_PLAYGROUND", &playground))
+	c.PlaygroundOff = !playground
+	switch v := getenv("WALLET_METRICS"); v {
+	case "", "public":
+	case "viewer":
+		c.MetricsViewerOnly = true
+	default:
+		add(fmt.Errorf("WALLET_METRICS=%q: want public or viewer", v))
+	}
 
 	fenErrs := len(errs)
 	add(envFen(getenv, "WALLET_WITHDRAW_MIN", &c.Withdraw.Min))
@@ -88,6 +109,8 @@ func configFrom(getenv func(string) string) (config, error) {
 
 	add(envDuration(getenv, "WALLET_PAYOUT_LATENCY", &c.PayoutLatency))
 	add(envRate(getenv, "WALLET_PAYOUT_FAILURE_RATE", &c.PayoutFailureRate))
+	add(envLifetime(getenv, "WALLET_TOKEN_MAX_TTL", &c.TokenLife.Max))
+	add(envLifetime(getenv, "WALLET_SERVICE_TOKEN_MAX_TTL", &c.TokenLife.Service))
 
 	if err := errors.Join(errs...); err != nil {
 		return config{}, err
@@ -163,6 +186,16 @@ func envDuration(getenv func(string) string, name string, dst *time.Duration) er
 	}
 	*dst = d
 	return nil
+}
+
+// envLifetime sets *dst to the positive Go duration in variable name, when it is set.
+func envLifetime(getenv func(string) string, name string, dst *time.Duration) error {
+	if v := getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("%s=%q: not a positive Go duration such as 24h", name, v)
+		}
+	}
+	return envDuration(getenv, name, dst)
 }
 
 // envRate sets *dst to the share between 0 and 1 in variable name, when it is set.

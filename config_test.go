@@ -24,6 +24,7 @@ var configVariables = []string{
 	"PORT", "DATABASE_URL", "REDIS_URL", "WALLET_JWT_SECRET", "WALLET_TOKEN_KEY",
 	"WALLET_RATE_LIMIT", "WALLET_DEMO_DATA", "WALLET_WITHDRAW_MIN", "WALLET_WITHDRAW_MAX",
 	"WALLET_WITHDRAW_DAILY", "WALLET_PAYOUT_LATENCY", "WALLET_PAYOUT_FAILURE_RATE",
+	"WALLET_TOKEN_MAX_TTL", "WALLET_SERVICE_TOKEN_MAX_TTL", "WALLET_PLAYGROUND", "WALLET_METRICS",
 }
 
 // TestConfigFromEnv checks each kind of variable three ways: a bad value is an error naming
@@ -62,6 +63,20 @@ func TestConfigFromEnv(t *testing.T) {
 			get:  func(c config) any { return c.PayoutLatency },
 		},
 		{
+			kind: "lifetime", name: "WALLET_TOKEN_MAX_TTL",
+			bad:  []string{"forever", "0", "-1h", "24"},
+			good: map[string]any{"1h": time.Hour, "30m": 30 * time.Minute},
+			def:  24 * time.Hour,
+			get:  func(c config) any { return c.TokenLife.Max },
+		},
+		{
+			kind: "lifetime", name: "WALLET_SERVICE_TOKEN_MAX_TTL",
+			bad:  []string{"never", "0s"},
+			good: map[string]any{"720h": 720 * time.Hour},
+			def:  24 * time.Hour,
+			get:  func(c config) any { return c.TokenLife.Service },
+		},
+		{
 			kind: "rate", name: "WALLET_PAYOUT_FAILURE_RATE",
 			bad:  []string{"2", "-0.1", "NaN", "Inf", "lots", "10%"},
 			good: map[string]any{"0.25": 0.25, "1": 1.0, "0": 0.0},
@@ -81,6 +96,20 @@ func TestConfigFromEnv(t *testing.T) {
 			good: map[string]any{"off": false, "on": true},
 			def:  true,
 			get:  func(c config) any { return c.Seed },
+		},
+		{
+			kind: "on/off", name: "WALLET_PLAYGROUND",
+			bad:  []string{"hidden", "no"},
+			good: map[string]any{"off": true, "on": false},
+			def:  false,
+			get:  func(c config) any { return c.PlaygroundOff },
+		},
+		{
+			kind: "metrics access", name: "WALLET_METRICS",
+			bad:  []string{"private", "admin", "Viewer"},
+			good: map[string]any{"viewer": true, "public": false},
+			def:  false,
+			get:  func(c config) any { return c.MetricsViewerOnly },
 		},
 		{
 			kind: "port", name: "PORT",

@@ -152,7 +152,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.wallet.StatsCollector(),
+		a.wallet.StatsCollector(), a.withdrawals.InDoubtCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallet_switch_config_version", Help: "The switchboard version this instance runs."},
 			func() float64 { return float64(a.switches.Version()) }))
 	return a, nil
@@ -198,7 +198,7 @@ func (a *app) wire(ctx context.Context) error {
 	wcfg := withdraw.DefaultConfig()
 	wcfg.Limits = a.cfg.Withdraw
 	if a.withdrawals, err = withdraw.New(withdraw.Deps{DB: a.db, Settler: a.wallet, Switches: a.switches, Breakers: a.breakers,
-		Provider: withdraw.NewSimulatedProvider(a.cfg.PayoutLatency, a.cfg.PayoutFailureRate), Now: now, Log: log, Config: wcfg}); err != nil {
+		Provider: withdraw.NewSimulatedProvider(a.db, a.cfg.PayoutLatency, a.cfg.PayoutFailureRate, now), Now: now, Log: log, Config: wcfg}); err != nil {
 		return err
 	}
 	if a.redpackets, err = redpacket.New(redpacket.Deps{DB: a.db, Redis: a.rdb, Settler: a.wallet, Switches: a.switches, Now: now, Log: log,
@@ -306,22 +306,22 @@ func (a *app) closeRedis() {
 
 // handler routes every endpoint of the contract.
 func (a *app) handler() http.Handler {
-	verifier := auth.NewVerifier(a.cfg.JWTSecret)
+	verifier := auth.NewVerifier(a.cfg.JWTSecret, a.cfg.TokenLife)
 	metrics := gqlhttp.NewMetrics(a.reg)
 	mux := http.NewServeMux()
 	walletSchema := graph.NewSchema(graph.Deps{Wallet: a.wallet, Withdrawals: a.withdrawals, RedPackets: a.redpackets, Feed: a.feed,
 		Catalog: a.catalog, Announcements: a.announce, Now: a.now})
 	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(walletSchema,
 		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits, Redis: a.rdb, Switches: a.switches})))
-	adminSchema := admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Announce: a.announce,
-		Breakers: a.breakers, Reconcile: a.reconcile})
+	adminSchema := admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Withdrawals: a.withdrawals,
+		Announce: a.announce, Breakers: a.breakers, Reconcile: a.reconcile})
 	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(adminSchema,
 		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier, Switches: a.switches})))
 	pg := http.NewServeMux()
 	web.Mount(pg, "/playground", "Wallet GraphQL playground", "/query")
 	web.Mount(pg, "/admin/playground", "Wallet admin playground", "/admin/query")
 	playgrounds := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.switches.Enabled(switches.Playground) {
+		if a.cfg.PlaygroundOff || !a.switches.Enabled(switches.Playground) {
 			http.NotFound(w, r)
 			return
 		}
@@ -349,8 +349,29 @@ func (a *app) handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	var scrape http.Handler = promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})
+	if a.cfg.MetricsViewerOnly {
+		scrape = requireViewer(verifier, scrape)
+	}
+	mux.Handle("GET /metrics", scrape)
 	return mux
+}
+
+// requireViewer serves next only to a bearer token with role viewer (or above): Prometheus
+// sends one with its authorization setting (credentials of a long-lived viewer token).
+func requireViewer(v *auth.Verifier, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := v.Verify(auth.BearerToken(r.Header.Get("Authorization")))
+		switch {
+		case err != nil:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need a bearer token with role viewer", http.StatusUnauthorized)
+		case !p.Has(auth.RoleViewer):
+			http.Error(w, "metrics need role viewer", http.StatusForbidden)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // serve runs the server until ctx ends, then shuts down gracefully: it stops taking requests,

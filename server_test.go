@@ -57,6 +57,12 @@ var serverOnPostgres bool
 
 func newTestServer(t testing.TB) *testServer {
 	t.Helper()
+	return newTestServerWith(t, nil)
+}
+
+// newTestServerWith is newTestServer with its configuration changed by edit first.
+func newTestServerWith(t testing.TB, edit func(*config)) *testServer {
+	t.Helper()
 	testenv.Redis(t, testenv.DBServer) // empties the database
 	dbURL := testenv.SQLiteURL(t)
 	if serverOnPostgres {
@@ -65,6 +71,9 @@ func newTestServer(t testing.TB) *testServer {
 	clk := &testClock{}
 	cfg := config{DatabaseURL: dbURL, RedisURL: testenv.RedisURL(testenv.DBServer), JWTSecret: testSecret, DataDir: t.TempDir(), Seed: true,
 		Now: clk.Now}
+	if edit != nil {
+		edit(&cfg)
+	}
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -543,7 +552,7 @@ func TestTokenCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(f.Name())
-	p, err := auth.NewVerifier(auth.DevSecret).Verify(strings.TrimSpace(string(b)))
+	p, err := auth.NewVerifier(auth.DevSecret, auth.DefaultLifetimes()).Verify(strings.TrimSpace(string(b)))
 	if err != nil || p.ActID != 1001 || p.AppID != 1 || !p.Has("user") {
 		t.Fatalf("minted token = %+v, %v", p, err)
 	}

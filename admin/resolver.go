@@ -19,17 +19,19 @@ import (
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/wallet"
+	"github.com/springwallet/wallet/services/withdraw"
 )
 
 // Resolver holds the services the admin schema uses.
 type Resolver struct {
-	catalog   *activity.Catalog
-	switches  *switches.Board
-	db        *store.DB
-	wallet    *wallet.Service
-	announce  *announce.Service
-	reconcile *reconcile.Service
-	breakers  *breaker.Registry
+	catalog     *activity.Catalog
+	switches    *switches.Board
+	db          *store.DB
+	wallet      *wallet.Service
+	withdrawals *withdraw.Service
+	announce    *announce.Service
+	reconcile   *reconcile.Service
+	breakers    *breaker.Registry
 }
 
 // Deps are the services the admin schema needs.
@@ -38,7 +40,9 @@ type Deps struct {
 	Switches *switches.Board
 	DB       *store.DB
 	Wallet   *wallet.Service
-	Announce *announce.Service
+	// Withdrawals answers payoutsInDoubt.
+	Withdrawals *withdraw.Service
+	Announce    *announce.Service
 	// Reconcile runs reconciliations and lists their reports.
 	Reconcile *reconcile.Service
 	// Breakers are this instance's circuit breakers.
@@ -53,7 +57,7 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 	cost.Query.AuditLog = func(child, first int, _, _, _, _ *string) int { return min(max(first, 1), 100) * child }
 	cost.Query.ReconciliationReports = func(child int, _ string, first int) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
-		Resolvers: &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, announce: d.Announce,
+		Resolvers: &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, withdrawals: d.Withdrawals, announce: d.Announce,
 			reconcile: d.Reconcile, breakers: d.Breakers},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
 		Complexity: cost,

@@ -7,10 +7,12 @@ package admin
 
 import (
 	"context"
+	"time"
 
 	"github.com/springwallet/wallet/admin/generated"
 	"github.com/springwallet/wallet/admin/model"
 	"github.com/springwallet/wallet/services/activity"
+	"github.com/springwallet/wallet/services/errs"
 )
 
 // Scenes is the resolver for the scenes field.
@@ -215,6 +217,27 @@ func (r *queryResolver) ReconciliationReports(ctx context.Context, activityID st
 	out := make([]*model.ReconciliationReport, len(reps))
 	for i, rep := range reps {
 		out[i] = reportModel(rep)
+	}
+	return out, nil
+}
+
+// PayoutsInDoubt is the resolver for the payoutsInDoubt field.
+func (r *queryResolver) PayoutsInDoubt(ctx context.Context, olderThanSeconds *int) ([]*model.PayoutInDoubt, error) {
+	var olderThan time.Duration
+	if olderThanSeconds != nil {
+		if *olderThanSeconds < 0 {
+			return nil, errs.Input("olderThanSeconds", "olderThanSeconds must not be negative")
+		}
+		olderThan = max(time.Duration(*olderThanSeconds)*time.Second, time.Nanosecond)
+	}
+	ws, err := r.withdrawals.InDoubt(ctx, olderThan)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.PayoutInDoubt, len(ws))
+	for i, w := range ws {
+		out[i] = &model.PayoutInDoubt{ID: w.ID, ActivityID: w.ActivityID, ActID: w.ActID, Amount: w.Amount, Attempts: w.Attempts,
+			UnknownSince: *w.OutcomeUnknownSince, LastError: w.FailureReason}
 	}
 	return out, nil
 }

@@ -22,12 +22,15 @@ import (
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
+	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
+	"github.com/springwallet/wallet/ent/simulatedpayout"
 	"github.com/springwallet/wallet/ent/switchstate"
 	"github.com/springwallet/wallet/ent/withdrawal"
 
@@ -53,6 +56,8 @@ type Client struct {
 	AuditEntry *AuditEntryClient
 	// Balance is the client for interacting with the Balance builders.
 	Balance *BalanceClient
+	// IssuedReward is the client for interacting with the IssuedReward builders.
+	IssuedReward *IssuedRewardClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
 	// ReconciliationReport is the client for interacting with the ReconciliationReport builders.
@@ -61,10 +66,14 @@ type Client struct {
 	RedPacket *RedPacketClient
 	// RedPacketGrab is the client for interacting with the RedPacketGrab builders.
 	RedPacketGrab *RedPacketGrabClient
+	// RedisEpoch is the client for interacting with the RedisEpoch builders.
+	RedisEpoch *RedisEpochClient
 	// RewardOrder is the client for interacting with the RewardOrder builders.
 	RewardOrder *RewardOrderClient
 	// Scene is the client for interacting with the Scene builders.
 	Scene *SceneClient
+	// SimulatedPayout is the client for interacting with the SimulatedPayout builders.
+	SimulatedPayout *SimulatedPayoutClient
 	// SwitchState is the client for interacting with the SwitchState builders.
 	SwitchState *SwitchStateClient
 	// Withdrawal is the client for interacting with the Withdrawal builders.
@@ -87,12 +96,15 @@ func (c *Client) init() {
 	c.Asset = NewAssetClient(c.config)
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Balance = NewBalanceClient(c.config)
+	c.IssuedReward = NewIssuedRewardClient(c.config)
 	c.LedgerEntry = NewLedgerEntryClient(c.config)
 	c.ReconciliationReport = NewReconciliationReportClient(c.config)
 	c.RedPacket = NewRedPacketClient(c.config)
 	c.RedPacketGrab = NewRedPacketGrabClient(c.config)
+	c.RedisEpoch = NewRedisEpochClient(c.config)
 	c.RewardOrder = NewRewardOrderClient(c.config)
 	c.Scene = NewSceneClient(c.config)
+	c.SimulatedPayout = NewSimulatedPayoutClient(c.config)
 	c.SwitchState = NewSwitchStateClient(c.config)
 	c.Withdrawal = NewWithdrawalClient(c.config)
 }
@@ -194,12 +206,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Asset:                NewAssetClient(cfg),
 		AuditEntry:           NewAuditEntryClient(cfg),
 		Balance:              NewBalanceClient(cfg),
+		IssuedReward:         NewIssuedRewardClient(cfg),
 		LedgerEntry:          NewLedgerEntryClient(cfg),
 		ReconciliationReport: NewReconciliationReportClient(cfg),
 		RedPacket:            NewRedPacketClient(cfg),
 		RedPacketGrab:        NewRedPacketGrabClient(cfg),
+		RedisEpoch:           NewRedisEpochClient(cfg),
 		RewardOrder:          NewRewardOrderClient(cfg),
 		Scene:                NewSceneClient(cfg),
+		SimulatedPayout:      NewSimulatedPayoutClient(cfg),
 		SwitchState:          NewSwitchStateClient(cfg),
 		Withdrawal:           NewWithdrawalClient(cfg),
 	}, nil
@@ -228,12 +243,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Asset:                NewAssetClient(cfg),
 		AuditEntry:           NewAuditEntryClient(cfg),
 		Balance:              NewBalanceClient(cfg),
+		IssuedReward:         NewIssuedRewardClient(cfg),
 		LedgerEntry:          NewLedgerEntryClient(cfg),
 		ReconciliationReport: NewReconciliationReportClient(cfg),
 		RedPacket:            NewRedPacketClient(cfg),
 		RedPacketGrab:        NewRedPacketGrabClient(cfg),
+		RedisEpoch:           NewRedisEpochClient(cfg),
 		RewardOrder:          NewRewardOrderClient(cfg),
 		Scene:                NewSceneClient(cfg),
+		SimulatedPayout:      NewSimulatedPayoutClient(cfg),
 		SwitchState:          NewSwitchStateClient(cfg),
 		Withdrawal:           NewWithdrawalClient(cfg),
 	}, nil
@@ -266,8 +284,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.Activity, c.Announcement, c.AppBinding, c.Asset, c.AuditEntry,
-		c.Balance, c.LedgerEntry, c.ReconciliationReport, c.RedPacket, c.RedPacketGrab,
-		c.RewardOrder, c.Scene, c.SwitchState, c.Withdrawal,
+		c.Balance, c.IssuedReward, c.LedgerEntry, c.ReconciliationReport, c.RedPacket,
+		c.RedPacketGrab, c.RedisEpoch, c.RewardOrder, c.Scene, c.SimulatedPayout,
+		c.SwitchState, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -278,8 +297,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.Activity, c.Announcement, c.AppBinding, c.Asset, c.AuditEntry,
-		c.Balance, c.LedgerEntry, c.ReconciliationReport, c.RedPacket, c.RedPacketGrab,
-		c.RewardOrder, c.Scene, c.SwitchState, c.Withdrawal,
+		c.Balance, c.IssuedReward, c.LedgerEntry, c.ReconciliationReport, c.RedPacket,
+		c.RedPacketGrab, c.RedisEpoch, c.RewardOrder, c.Scene, c.SimulatedPayout,
+		c.SwitchState, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -302,6 +322,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditEntry.mutate(ctx, m)
 	case *BalanceMutation:
 		return c.Balance.mutate(ctx, m)
+	case *IssuedRewardMutation:
+		return c.IssuedReward.mutate(ctx, m)
 	case *LedgerEntryMutation:
 		return c.LedgerEntry.mutate(ctx, m)
 	case *ReconciliationReportMutation:
@@ -310,10 +332,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RedPacket.mutate(ctx, m)
 	case *RedPacketGrabMutation:
 		return c.RedPacketGrab.mutate(ctx, m)
+	case *RedisEpochMutation:
+		return c.RedisEpoch.mutate(ctx, m)
 	case *RewardOrderMutation:
 		return c.RewardOrder.mutate(ctx, m)
 	case *SceneMutation:
 		return c.Scene.mutate(ctx, m)
+	case *SimulatedPayoutMutation:
+		return c.SimulatedPayout.mutate(ctx, m)
 	case *SwitchStateMutation:
 		return c.SwitchState.mutate(ctx, m)
 	case *WithdrawalMutation:
@@ -1335,6 +1361,139 @@ func (c *BalanceClient) mutate(ctx context.Context, m *BalanceMutation) (Value, 
 	}
 }
 
+// IssuedRewardClient is a client for the IssuedReward schema.
+type IssuedRewardClient struct {
+	config
+}
+
+// NewIssuedRewardClient returns a client for the IssuedReward from the given config.
+func NewIssuedRewardClient(c config) *IssuedRewardClient {
+	return &IssuedRewardClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `issuedreward.Hooks(f(g(h())))`.
+func (c *IssuedRewardClient) Use(hooks ...Hook) {
+	c.hooks.IssuedReward = append(c.hooks.IssuedReward, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `issuedreward.Intercept(f(g(h())))`.
+func (c *IssuedRewardClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IssuedReward = append(c.inters.IssuedReward, interceptors...)
+}
+
+// Create returns a builder for creating a IssuedReward entity.
+func (c *IssuedRewardClient) Create() *IssuedRewardCreate {
+	mutation := newIssuedRewardMutation(c.config, OpCreate)
+	return &IssuedRewardCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IssuedReward entities.
+func (c *IssuedRewardClient) CreateBulk(builders ...*IssuedRewardCreate) *IssuedRewardCreateBulk {
+	return &IssuedRewardCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IssuedRewardClient) MapCreateBulk(slice any, setFunc func(*IssuedRewardCreate, int)) *IssuedRewardCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IssuedRewardCreateBulk{err: fmt.Errorf("calling to IssuedRewardClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IssuedRewardCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IssuedRewardCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IssuedReward.
+func (c *IssuedRewardClient) Update() *IssuedRewardUpdate {
+	mutation := newIssuedRewardMutation(c.config, OpUpdate)
+	return &IssuedRewardUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IssuedRewardClient) UpdateOne(_m *IssuedReward) *IssuedRewardUpdateOne {
+	mutation := newIssuedRewardMutation(c.config, OpUpdateOne, withIssuedReward(_m))
+	return &IssuedRewardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IssuedRewardClient) UpdateOneID(id int) *IssuedRewardUpdateOne {
+	mutation := newIssuedRewardMutation(c.config, OpUpdateOne, withIssuedRewardID(id))
+	return &IssuedRewardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IssuedReward.
+func (c *IssuedRewardClient) Delete() *IssuedRewardDelete {
+	mutation := newIssuedRewardMutation(c.config, OpDelete)
+	return &IssuedRewardDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IssuedRewardClient) DeleteOne(_m *IssuedReward) *IssuedRewardDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IssuedRewardClient) DeleteOneID(id int) *IssuedRewardDeleteOne {
+	builder := c.Delete().Where(issuedreward.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IssuedRewardDeleteOne{builder}
+}
+
+// Query returns a query builder for IssuedReward.
+func (c *IssuedRewardClient) Query() *IssuedRewardQuery {
+	return &IssuedRewardQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIssuedReward},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IssuedReward entity by its id.
+func (c *IssuedRewardClient) Get(ctx context.Context, id int) (*IssuedReward, error) {
+	return c.Query().Where(issuedreward.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IssuedRewardClient) GetX(ctx context.Context, id int) *IssuedReward {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *IssuedRewardClient) Hooks() []Hook {
+	return c.hooks.IssuedReward
+}
+
+// Interceptors returns the client interceptors.
+func (c *IssuedRewardClient) Interceptors() []Interceptor {
+	return c.inters.IssuedReward
+}
+
+func (c *IssuedRewardClient) mutate(ctx context.Context, m *IssuedRewardMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IssuedRewardCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IssuedRewardUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IssuedRewardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IssuedRewardDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IssuedReward mutation op: %q", m.Op())
+	}
+}
+
 // LedgerEntryClient is a client for the LedgerEntry schema.
 type LedgerEntryClient struct {
 	config
@@ -1869,6 +2028,139 @@ func (c *RedPacketGrabClient) mutate(ctx context.Context, m *RedPacketGrabMutati
 	}
 }
 
+// RedisEpochClient is a client for the RedisEpoch schema.
+type RedisEpochClient struct {
+	config
+}
+
+// NewRedisEpochClient returns a client for the RedisEpoch from the given config.
+func NewRedisEpochClient(c config) *RedisEpochClient {
+	return &RedisEpochClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redisepoch.Hooks(f(g(h())))`.
+func (c *RedisEpochClient) Use(hooks ...Hook) {
+	c.hooks.RedisEpoch = append(c.hooks.RedisEpoch, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redisepoch.Intercept(f(g(h())))`.
+func (c *RedisEpochClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedisEpoch = append(c.inters.RedisEpoch, interceptors...)
+}
+
+// Create returns a builder for creating a RedisEpoch entity.
+func (c *RedisEpochClient) Create() *RedisEpochCreate {
+	mutation := newRedisEpochMutation(c.config, OpCreate)
+	return &RedisEpochCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedisEpoch entities.
+func (c *RedisEpochClient) CreateBulk(builders ...*RedisEpochCreate) *RedisEpochCreateBulk {
+	return &RedisEpochCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedisEpochClient) MapCreateBulk(slice any, setFunc func(*RedisEpochCreate, int)) *RedisEpochCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedisEpochCreateBulk{err: fmt.Errorf("calling to RedisEpochClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedisEpochCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedisEpochCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedisEpoch.
+func (c *RedisEpochClient) Update() *RedisEpochUpdate {
+	mutation := newRedisEpochMutation(c.config, OpUpdate)
+	return &RedisEpochUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedisEpochClient) UpdateOne(_m *RedisEpoch) *RedisEpochUpdateOne {
+	mutation := newRedisEpochMutation(c.config, OpUpdateOne, withRedisEpoch(_m))
+	return &RedisEpochUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedisEpochClient) UpdateOneID(id string) *RedisEpochUpdateOne {
+	mutation := newRedisEpochMutation(c.config, OpUpdateOne, withRedisEpochID(id))
+	return &RedisEpochUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedisEpoch.
+func (c *RedisEpochClient) Delete() *RedisEpochDelete {
+	mutation := newRedisEpochMutation(c.config, OpDelete)
+	return &RedisEpochDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedisEpochClient) DeleteOne(_m *RedisEpoch) *RedisEpochDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedisEpochClient) DeleteOneID(id string) *RedisEpochDeleteOne {
+	builder := c.Delete().Where(redisepoch.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedisEpochDeleteOne{builder}
+}
+
+// Query returns a query builder for RedisEpoch.
+func (c *RedisEpochClient) Query() *RedisEpochQuery {
+	return &RedisEpochQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedisEpoch},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedisEpoch entity by its id.
+func (c *RedisEpochClient) Get(ctx context.Context, id string) (*RedisEpoch, error) {
+	return c.Query().Where(redisepoch.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedisEpochClient) GetX(ctx context.Context, id string) *RedisEpoch {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RedisEpochClient) Hooks() []Hook {
+	return c.hooks.RedisEpoch
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedisEpochClient) Interceptors() []Interceptor {
+	return c.inters.RedisEpoch
+}
+
+func (c *RedisEpochClient) mutate(ctx context.Context, m *RedisEpochMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedisEpochCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedisEpochUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedisEpochUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedisEpochDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedisEpoch mutation op: %q", m.Op())
+	}
+}
+
 // RewardOrderClient is a client for the RewardOrder schema.
 type RewardOrderClient struct {
 	config
@@ -2151,6 +2443,139 @@ func (c *SceneClient) mutate(ctx context.Context, m *SceneMutation) (Value, erro
 	}
 }
 
+// SimulatedPayoutClient is a client for the SimulatedPayout schema.
+type SimulatedPayoutClient struct {
+	config
+}
+
+// NewSimulatedPayoutClient returns a client for the SimulatedPayout from the given config.
+func NewSimulatedPayoutClient(c config) *SimulatedPayoutClient {
+	return &SimulatedPayoutClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `simulatedpayout.Hooks(f(g(h())))`.
+func (c *SimulatedPayoutClient) Use(hooks ...Hook) {
+	c.hooks.SimulatedPayout = append(c.hooks.SimulatedPayout, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `simulatedpayout.Intercept(f(g(h())))`.
+func (c *SimulatedPayoutClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SimulatedPayout = append(c.inters.SimulatedPayout, interceptors...)
+}
+
+// Create returns a builder for creating a SimulatedPayout entity.
+func (c *SimulatedPayoutClient) Create() *SimulatedPayoutCreate {
+	mutation := newSimulatedPayoutMutation(c.config, OpCreate)
+	return &SimulatedPayoutCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SimulatedPayout entities.
+func (c *SimulatedPayoutClient) CreateBulk(builders ...*SimulatedPayoutCreate) *SimulatedPayoutCreateBulk {
+	return &SimulatedPayoutCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SimulatedPayoutClient) MapCreateBulk(slice any, setFunc func(*SimulatedPayoutCreate, int)) *SimulatedPayoutCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SimulatedPayoutCreateBulk{err: fmt.Errorf("calling to SimulatedPayoutClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SimulatedPayoutCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SimulatedPayoutCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SimulatedPayout.
+func (c *SimulatedPayoutClient) Update() *SimulatedPayoutUpdate {
+	mutation := newSimulatedPayoutMutation(c.config, OpUpdate)
+	return &SimulatedPayoutUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SimulatedPayoutClient) UpdateOne(_m *SimulatedPayout) *SimulatedPayoutUpdateOne {
+	mutation := newSimulatedPayoutMutation(c.config, OpUpdateOne, withSimulatedPayout(_m))
+	return &SimulatedPayoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SimulatedPayoutClient) UpdateOneID(id string) *SimulatedPayoutUpdateOne {
+	mutation := newSimulatedPayoutMutation(c.config, OpUpdateOne, withSimulatedPayoutID(id))
+	return &SimulatedPayoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SimulatedPayout.
+func (c *SimulatedPayoutClient) Delete() *SimulatedPayoutDelete {
+	mutation := newSimulatedPayoutMutation(c.config, OpDelete)
+	return &SimulatedPayoutDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SimulatedPayoutClient) DeleteOne(_m *SimulatedPayout) *SimulatedPayoutDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SimulatedPayoutClient) DeleteOneID(id string) *SimulatedPayoutDeleteOne {
+	builder := c.Delete().Where(simulatedpayout.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SimulatedPayoutDeleteOne{builder}
+}
+
+// Query returns a query builder for SimulatedPayout.
+func (c *SimulatedPayoutClient) Query() *SimulatedPayoutQuery {
+	return &SimulatedPayoutQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSimulatedPayout},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SimulatedPayout entity by its id.
+func (c *SimulatedPayoutClient) Get(ctx context.Context, id string) (*SimulatedPayout, error) {
+	return c.Query().Where(simulatedpayout.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SimulatedPayoutClient) GetX(ctx context.Context, id string) *SimulatedPayout {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SimulatedPayoutClient) Hooks() []Hook {
+	return c.hooks.SimulatedPayout
+}
+
+// Interceptors returns the client interceptors.
+func (c *SimulatedPayoutClient) Interceptors() []Interceptor {
+	return c.inters.SimulatedPayout
+}
+
+func (c *SimulatedPayoutClient) mutate(ctx context.Context, m *SimulatedPayoutMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SimulatedPayoutCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SimulatedPayoutUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SimulatedPayoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SimulatedPayoutDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SimulatedPayout mutation op: %q", m.Op())
+	}
+}
+
 // SwitchStateClient is a client for the SwitchState schema.
 type SwitchStateClient struct {
 	config
@@ -2421,13 +2846,15 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 type (
 	hooks struct {
 		Account, Activity, Announcement, AppBinding, Asset, AuditEntry, Balance,
-		LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab, RewardOrder,
-		Scene, SwitchState, Withdrawal []ent.Hook
+		IssuedReward, LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab,
+		RedisEpoch, RewardOrder, Scene, SimulatedPayout, SwitchState,
+		Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, Activity, Announcement, AppBinding, Asset, AuditEntry, Balance,
-		LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab, RewardOrder,
-		Scene, SwitchState, Withdrawal []ent.Interceptor
+		IssuedReward, LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab,
+		RedisEpoch, RewardOrder, Scene, SimulatedPayout, SwitchState,
+		Withdrawal []ent.Interceptor
 	}
 )
 

@@ -19,12 +19,15 @@ import (
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
+	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
+	"github.com/springwallet/wallet/ent/simulatedpayout"
 	"github.com/springwallet/wallet/ent/switchstate"
 	"github.com/springwallet/wallet/ent/withdrawal"
 )
@@ -94,12 +97,15 @@ func checkColumn(t, c string) error {
 			asset.Table:                asset.ValidColumn,
 			auditentry.Table:           auditentry.ValidColumn,
 			balance.Table:              balance.ValidColumn,
+			issuedreward.Table:         issuedreward.ValidColumn,
 			ledgerentry.Table:          ledgerentry.ValidColumn,
 			reconciliationreport.Table: reconciliationreport.ValidColumn,
 			redpacket.Table:            redpacket.ValidColumn,
 			redpacketgrab.Table:        redpacketgrab.ValidColumn,
+			redisepoch.Table:           redisepoch.ValidColumn,
 			rewardorder.Table:          rewardorder.ValidColumn,
 			scene.Table:                scene.ValidColumn,
+			simulatedpayout.Table:      simulatedpayout.ValidColumn,
 			switchstate.Table:          switchstate.ValidColumn,
 			withdrawal.Table:           withdrawal.ValidColumn,
 		})

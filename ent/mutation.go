@@ -18,13 +18,16 @@ import (
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/predicate"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
+	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
+	"github.com/springwallet/wallet/ent/simulatedpayout"
 	"github.com/springwallet/wallet/ent/switchstate"
 	"github.com/springwallet/wallet/ent/withdrawal"
 )
@@ -45,12 +48,15 @@ const (
 	TypeAsset                = "Asset"
 	TypeAuditEntry           = "AuditEntry"
 	TypeBalance              = "Balance"
+	TypeIssuedReward         = "IssuedReward"
 	TypeLedgerEntry          = "LedgerEntry"
 	TypeReconciliationReport = "ReconciliationReport"
 	TypeRedPacket            = "RedPacket"
 	TypeRedPacketGrab        = "RedPacketGrab"
+	TypeRedisEpoch           = "RedisEpoch"
 	TypeRewardOrder          = "RewardOrder"
 	TypeScene                = "Scene"
+	TypeSimulatedPayout      = "SimulatedPayout"
 	TypeSwitchState          = "SwitchState"
 	TypeWithdrawal           = "Withdrawal"
 )
@@ -4923,6 +4929,1170 @@ func (m *BalanceMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Balance edge %s", name)
 }
 
+// IssuedRewardMutation represents an operation that mutates the IssuedReward nodes in the graph.
+type IssuedRewardMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	activity_id   *string
+	order_no      *string
+	act_id        *int64
+	addact_id     *int64
+	app_id        *int
+	addapp_id     *int
+	scene_id      *string
+	rain_id       *int
+	addrain_id    *int
+	award_type    *string
+	stage         *int
+	addstage      *int
+	amount        *int64
+	addamount     *int64
+	token         *string
+	issued_at     *time.Time
+	settled       *bool
+	recorded_at   *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*IssuedReward, error)
+	predicates    []predicate.IssuedReward
+}
+
+var _ ent.Mutation = (*IssuedRewardMutation)(nil)
+
+// issuedrewardOption allows management of the mutation configuration using functional options.
+type issuedrewardOption func(*IssuedRewardMutation)
+
+// newIssuedRewardMutation creates new mutation for the IssuedReward entity.
+func newIssuedRewardMutation(c config, op Op, opts ...issuedrewardOption) *IssuedRewardMutation {
+	m := &IssuedRewardMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIssuedReward,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIssuedRewardID sets the ID field of the mutation.
+func withIssuedRewardID(id int) issuedrewardOption {
+	return func(m *IssuedRewardMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IssuedReward
+		)
+		m.oldValue = func(ctx context.Context) (*IssuedReward, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IssuedReward.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIssuedReward sets the old IssuedReward of the mutation.
+func withIssuedReward(node *IssuedReward) issuedrewardOption {
+	return func(m *IssuedRewardMutation) {
+		m.oldValue = func(context.Context) (*IssuedReward, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IssuedRewardMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IssuedRewardMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IssuedRewardMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IssuedRewardMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IssuedReward.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetActivityID sets the "activity_id" field.
+func (m *IssuedRewardMutation) SetActivityID(s string) {
+	m.activity_id = &s
+}
+
+// ActivityID returns the value of the "activity_id" field in the mutation.
+func (m *IssuedRewardMutation) ActivityID() (r string, exists bool) {
+	v := m.activity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivityID returns the old "activity_id" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldActivityID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivityID: %w", err)
+	}
+	return oldValue.ActivityID, nil
+}
+
+// ResetActivityID resets all changes to the "activity_id" field.
+func (m *IssuedRewardMutation) ResetActivityID() {
+	m.activity_id = nil
+}
+
+// SetOrderNo sets the "order_no" field.
+func (m *IssuedRewardMutation) SetOrderNo(s string) {
+	m.order_no = &s
+}
+
+// OrderNo returns the value of the "order_no" field in the mutation.
+func (m *IssuedRewardMutation) OrderNo() (r string, exists bool) {
+	v := m.order_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderNo returns the old "order_no" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldOrderNo(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderNo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderNo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderNo: %w", err)
+	}
+	return oldValue.OrderNo, nil
+}
+
+// ResetOrderNo resets all changes to the "order_no" field.
+func (m *IssuedRewardMutation) ResetOrderNo() {
+	m.order_no = nil
+}
+
+// SetActID sets the "act_id" field.
+func (m *IssuedRewardMutation) SetActID(i int64) {
+	m.act_id = &i
+	m.addact_id = nil
+}
+
+// ActID returns the value of the "act_id" field in the mutation.
+func (m *IssuedRewardMutation) ActID() (r int64, exists bool) {
+	v := m.act_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActID returns the old "act_id" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldActID(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActID: %w", err)
+	}
+	return oldValue.ActID, nil
+}
+
+// AddActID adds i to the "act_id" field.
+func (m *IssuedRewardMutation) AddActID(i int64) {
+	if m.addact_id != nil {
+		*m.addact_id += i
+	} else {
+		m.addact_id = &i
+	}
+}
+
+// AddedActID returns the value that was added to the "act_id" field in this mutation.
+func (m *IssuedRewardMutation) AddedActID() (r int64, exists bool) {
+	v := m.addact_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetActID resets all changes to the "act_id" field.
+func (m *IssuedRewardMutation) ResetActID() {
+	m.act_id = nil
+	m.addact_id = nil
+}
+
+// SetAppID sets the "app_id" field.
+func (m *IssuedRewardMutation) SetAppID(i int) {
+	m.app_id = &i
+	m.addapp_id = nil
+}
+
+// AppID returns the value of the "app_id" field in the mutation.
+func (m *IssuedRewardMutation) AppID() (r int, exists bool) {
+	v := m.app_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppID returns the old "app_id" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldAppID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppID: %w", err)
+	}
+	return oldValue.AppID, nil
+}
+
+// AddAppID adds i to the "app_id" field.
+func (m *IssuedRewardMutation) AddAppID(i int) {
+	if m.addapp_id != nil {
+		*m.addapp_id += i
+	} else {
+		m.addapp_id = &i
+	}
+}
+
+// AddedAppID returns the value that was added to the "app_id" field in this mutation.
+func (m *IssuedRewardMutation) AddedAppID() (r int, exists bool) {
+	v := m.addapp_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAppID resets all changes to the "app_id" field.
+func (m *IssuedRewardMutation) ResetAppID() {
+	m.app_id = nil
+	m.addapp_id = nil
+}
+
+// SetSceneID sets the "scene_id" field.
+func (m *IssuedRewardMutation) SetSceneID(s string) {
+	m.scene_id = &s
+}
+
+// SceneID returns the value of the "scene_id" field in the mutation.
+func (m *IssuedRewardMutation) SceneID() (r string, exists bool) {
+	v := m.scene_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSceneID returns the old "scene_id" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldSceneID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSceneID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSceneID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSceneID: %w", err)
+	}
+	return oldValue.SceneID, nil
+}
+
+// ResetSceneID resets all changes to the "scene_id" field.
+func (m *IssuedRewardMutation) ResetSceneID() {
+	m.scene_id = nil
+}
+
+// SetRainID sets the "rain_id" field.
+func (m *IssuedRewardMutation) SetRainID(i int) {
+	m.rain_id = &i
+	m.addrain_id = nil
+}
+
+// RainID returns the value of the "rain_id" field in the mutation.
+func (m *IssuedRewardMutation) RainID() (r int, exists bool) {
+	v := m.rain_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRainID returns the old "rain_id" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldRainID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRainID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRainID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRainID: %w", err)
+	}
+	return oldValue.RainID, nil
+}
+
+// AddRainID adds i to the "rain_id" field.
+func (m *IssuedRewardMutation) AddRainID(i int) {
+	if m.addrain_id != nil {
+		*m.addrain_id += i
+	} else {
+		m.addrain_id = &i
+	}
+}
+
+// AddedRainID returns the value that was added to the "rain_id" field in this mutation.
+func (m *IssuedRewardMutation) AddedRainID() (r int, exists bool) {
+	v := m.addrain_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRainID resets all changes to the "rain_id" field.
+func (m *IssuedRewardMutation) ResetRainID() {
+	m.rain_id = nil
+	m.addrain_id = nil
+}
+
+// SetAwardType sets the "award_type" field.
+func (m *IssuedRewardMutation) SetAwardType(s string) {
+	m.award_type = &s
+}
+
+// AwardType returns the value of the "award_type" field in the mutation.
+func (m *IssuedRewardMutation) AwardType() (r string, exists bool) {
+	v := m.award_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAwardType returns the old "award_type" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldAwardType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAwardType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAwardType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAwardType: %w", err)
+	}
+	return oldValue.AwardType, nil
+}
+
+// ResetAwardType resets all changes to the "award_type" field.
+func (m *IssuedRewardMutation) ResetAwardType() {
+	m.award_type = nil
+}
+
+// SetStage sets the "stage" field.
+func (m *IssuedRewardMutation) SetStage(i int) {
+	m.stage = &i
+	m.addstage = nil
+}
+
+// Stage returns the value of the "stage" field in the mutation.
+func (m *IssuedRewardMutation) Stage() (r int, exists bool) {
+	v := m.stage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStage returns the old "stage" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldStage(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStage: %w", err)
+	}
+	return oldValue.Stage, nil
+}
+
+// AddStage adds i to the "stage" field.
+func (m *IssuedRewardMutation) AddStage(i int) {
+	if m.addstage != nil {
+		*m.addstage += i
+	} else {
+		m.addstage = &i
+	}
+}
+
+// AddedStage returns the value that was added to the "stage" field in this mutation.
+func (m *IssuedRewardMutation) AddedStage() (r int, exists bool) {
+	v := m.addstage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStage resets all changes to the "stage" field.
+func (m *IssuedRewardMutation) ResetStage() {
+	m.stage = nil
+	m.addstage = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *IssuedRewardMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *IssuedRewardMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *IssuedRewardMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *IssuedRewardMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *IssuedRewardMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetToken sets the "token" field.
+func (m *IssuedRewardMutation) SetToken(s string) {
+	m.token = &s
+}
+
+// Token returns the value of the "token" field in the mutation.
+func (m *IssuedRewardMutation) Token() (r string, exists bool) {
+	v := m.token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToken returns the old "token" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldToken(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToken is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToken requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToken: %w", err)
+	}
+	return oldValue.Token, nil
+}
+
+// ClearToken clears the value of the "token" field.
+func (m *IssuedRewardMutation) ClearToken() {
+	m.token = nil
+	m.clearedFields[issuedreward.FieldToken] = struct{}{}
+}
+
+// TokenCleared returns if the "token" field was cleared in this mutation.
+func (m *IssuedRewardMutation) TokenCleared() bool {
+	_, ok := m.clearedFields[issuedreward.FieldToken]
+	return ok
+}
+
+// ResetToken resets all changes to the "token" field.
+func (m *IssuedRewardMutation) ResetToken() {
+	m.token = nil
+	delete(m.clearedFields, issuedreward.FieldToken)
+}
+
+// SetIssuedAt sets the "issued_at" field.
+func (m *IssuedRewardMutation) SetIssuedAt(t time.Time) {
+	m.issued_at = &t
+}
+
+// IssuedAt returns the value of the "issued_at" field in the mutation.
+func (m *IssuedRewardMutation) IssuedAt() (r time.Time, exists bool) {
+	v := m.issued_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssuedAt returns the old "issued_at" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldIssuedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssuedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssuedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssuedAt: %w", err)
+	}
+	return oldValue.IssuedAt, nil
+}
+
+// ResetIssuedAt resets all changes to the "issued_at" field.
+func (m *IssuedRewardMutation) ResetIssuedAt() {
+	m.issued_at = nil
+}
+
+// SetSettled sets the "settled" field.
+func (m *IssuedRewardMutation) SetSettled(b bool) {
+	m.settled = &b
+}
+
+// Settled returns the value of the "settled" field in the mutation.
+func (m *IssuedRewardMutation) Settled() (r bool, exists bool) {
+	v := m.settled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSettled returns the old "settled" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldSettled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSettled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSettled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSettled: %w", err)
+	}
+	return oldValue.Settled, nil
+}
+
+// ResetSettled resets all changes to the "settled" field.
+func (m *IssuedRewardMutation) ResetSettled() {
+	m.settled = nil
+}
+
+// SetRecordedAt sets the "recorded_at" field.
+func (m *IssuedRewardMutation) SetRecordedAt(t time.Time) {
+	m.recorded_at = &t
+}
+
+// RecordedAt returns the value of the "recorded_at" field in the mutation.
+func (m *IssuedRewardMutation) RecordedAt() (r time.Time, exists bool) {
+	v := m.recorded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecordedAt returns the old "recorded_at" field's value of the IssuedReward entity.
+// If the IssuedReward object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssuedRewardMutation) OldRecordedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecordedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecordedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecordedAt: %w", err)
+	}
+	return oldValue.RecordedAt, nil
+}
+
+// ResetRecordedAt resets all changes to the "recorded_at" field.
+func (m *IssuedRewardMutation) ResetRecordedAt() {
+	m.recorded_at = nil
+}
+
+// Where appends a list predicates to the IssuedRewardMutation builder.
+func (m *IssuedRewardMutation) Where(ps ...predicate.IssuedReward) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IssuedRewardMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IssuedRewardMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IssuedReward, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IssuedRewardMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IssuedRewardMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IssuedReward).
+func (m *IssuedRewardMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IssuedRewardMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.activity_id != nil {
+		fields = append(fields, issuedreward.FieldActivityID)
+	}
+	if m.order_no != nil {
+		fields = append(fields, issuedreward.FieldOrderNo)
+	}
+	if m.act_id != nil {
+		fields = append(fields, issuedreward.FieldActID)
+	}
+	if m.app_id != nil {
+		fields = append(fields, issuedreward.FieldAppID)
+	}
+	if m.scene_id != nil {
+		fields = append(fields, issuedreward.FieldSceneID)
+	}
+	if m.rain_id != nil {
+		fields = append(fields, issuedreward.FieldRainID)
+	}
+	if m.award_type != nil {
+		fields = append(fields, issuedreward.FieldAwardType)
+	}
+	if m.stage != nil {
+		fields = append(fields, issuedreward.FieldStage)
+	}
+	if m.amount != nil {
+		fields = append(fields, issuedreward.FieldAmount)
+	}
+	if m.token != nil {
+		fields = append(fields, issuedreward.FieldToken)
+	}
+	if m.issued_at != nil {
+		fields = append(fields, issuedreward.FieldIssuedAt)
+	}
+	if m.settled != nil {
+		fields = append(fields, issuedreward.FieldSettled)
+	}
+	if m.recorded_at != nil {
+		fields = append(fields, issuedreward.FieldRecordedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IssuedRewardMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case issuedreward.FieldActivityID:
+		return m.ActivityID()
+	case issuedreward.FieldOrderNo:
+		return m.OrderNo()
+	case issuedreward.FieldActID:
+		return m.ActID()
+	case issuedreward.FieldAppID:
+		return m.AppID()
+	case issuedreward.FieldSceneID:
+		return m.SceneID()
+	case issuedreward.FieldRainID:
+		return m.RainID()
+	case issuedreward.FieldAwardType:
+		return m.AwardType()
+	case issuedreward.FieldStage:
+		return m.Stage()
+	case issuedreward.FieldAmount:
+		return m.Amount()
+	case issuedreward.FieldToken:
+		return m.Token()
+	case issuedreward.FieldIssuedAt:
+		return m.IssuedAt()
+	case issuedreward.FieldSettled:
+		return m.Settled()
+	case issuedreward.FieldRecordedAt:
+		return m.RecordedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IssuedRewardMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case issuedreward.FieldActivityID:
+		return m.OldActivityID(ctx)
+	case issuedreward.FieldOrderNo:
+		return m.OldOrderNo(ctx)
+	case issuedreward.FieldActID:
+		return m.OldActID(ctx)
+	case issuedreward.FieldAppID:
+		return m.OldAppID(ctx)
+	case issuedreward.FieldSceneID:
+		return m.OldSceneID(ctx)
+	case issuedreward.FieldRainID:
+		return m.OldRainID(ctx)
+	case issuedreward.FieldAwardType:
+		return m.OldAwardType(ctx)
+	case issuedreward.FieldStage:
+		return m.OldStage(ctx)
+	case issuedreward.FieldAmount:
+		return m.OldAmount(ctx)
+	case issuedreward.FieldToken:
+		return m.OldToken(ctx)
+	case issuedreward.FieldIssuedAt:
+		return m.OldIssuedAt(ctx)
+	case issuedreward.FieldSettled:
+		return m.OldSettled(ctx)
+	case issuedreward.FieldRecordedAt:
+		return m.OldRecordedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown IssuedReward field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IssuedRewardMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case issuedreward.FieldActivityID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivityID(v)
+		return nil
+	case issuedreward.FieldOrderNo:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderNo(v)
+		return nil
+	case issuedreward.FieldActID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActID(v)
+		return nil
+	case issuedreward.FieldAppID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppID(v)
+		return nil
+	case issuedreward.FieldSceneID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSceneID(v)
+		return nil
+	case issuedreward.FieldRainID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRainID(v)
+		return nil
+	case issuedreward.FieldAwardType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAwardType(v)
+		return nil
+	case issuedreward.FieldStage:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStage(v)
+		return nil
+	case issuedreward.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case issuedreward.FieldToken:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToken(v)
+		return nil
+	case issuedreward.FieldIssuedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssuedAt(v)
+		return nil
+	case issuedreward.FieldSettled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSettled(v)
+		return nil
+	case issuedreward.FieldRecordedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecordedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IssuedReward field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IssuedRewardMutation) AddedFields() []string {
+	var fields []string
+	if m.addact_id != nil {
+		fields = append(fields, issuedreward.FieldActID)
+	}
+	if m.addapp_id != nil {
+		fields = append(fields, issuedreward.FieldAppID)
+	}
+	if m.addrain_id != nil {
+		fields = append(fields, issuedreward.FieldRainID)
+	}
+	if m.addstage != nil {
+		fields = append(fields, issuedreward.FieldStage)
+	}
+	if m.addamount != nil {
+		fields = append(fields, issuedreward.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IssuedRewardMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case issuedreward.FieldActID:
+		return m.AddedActID()
+	case issuedreward.FieldAppID:
+		return m.AddedAppID()
+	case issuedreward.FieldRainID:
+		return m.AddedRainID()
+	case issuedreward.FieldStage:
+		return m.AddedStage()
+	case issuedreward.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IssuedRewardMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case issuedreward.FieldActID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActID(v)
+		return nil
+	case issuedreward.FieldAppID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAppID(v)
+		return nil
+	case issuedreward.FieldRainID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRainID(v)
+		return nil
+	case issuedreward.FieldStage:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStage(v)
+		return nil
+	case issuedreward.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IssuedReward numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IssuedRewardMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(issuedreward.FieldToken) {
+		fields = append(fields, issuedreward.FieldToken)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IssuedRewardMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IssuedRewardMutation) ClearField(name string) error {
+	switch name {
+	case issuedreward.FieldToken:
+		m.ClearToken()
+		return nil
+	}
+	return fmt.Errorf("unknown IssuedReward nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IssuedRewardMutation) ResetField(name string) error {
+	switch name {
+	case issuedreward.FieldActivityID:
+		m.ResetActivityID()
+		return nil
+	case issuedreward.FieldOrderNo:
+		m.ResetOrderNo()
+		return nil
+	case issuedreward.FieldActID:
+		m.ResetActID()
+		return nil
+	case issuedreward.FieldAppID:
+		m.ResetAppID()
+		return nil
+	case issuedreward.FieldSceneID:
+		m.ResetSceneID()
+		return nil
+	case issuedreward.FieldRainID:
+		m.ResetRainID()
+		return nil
+	case issuedreward.FieldAwardType:
+		m.ResetAwardType()
+		return nil
+	case issuedreward.FieldStage:
+		m.ResetStage()
+		return nil
+	case issuedreward.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case issuedreward.FieldToken:
+		m.ResetToken()
+		return nil
+	case issuedreward.FieldIssuedAt:
+		m.ResetIssuedAt()
+		return nil
+	case issuedreward.FieldSettled:
+		m.ResetSettled()
+		return nil
+	case issuedreward.FieldRecordedAt:
+		m.ResetRecordedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown IssuedReward field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IssuedRewardMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IssuedRewardMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IssuedRewardMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IssuedRewardMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IssuedRewardMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IssuedRewardMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IssuedRewardMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown IssuedReward unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IssuedRewardMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown IssuedReward edge %s", name)
+}
+
 // LedgerEntryMutation represents an operation that mutates the LedgerEntry nodes in the graph.
 type LedgerEntryMutation struct {
 	config
@@ -8445,6 +9615,644 @@ func (m *RedPacketGrabMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown RedPacketGrab edge %s", name)
 }
 
+// RedisEpochMutation represents an operation that mutates the RedisEpoch nodes in the graph.
+type RedisEpochMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	kind          *redisepoch.Kind
+	since         *time.Time
+	detected_at   *time.Time
+	recovered_at  *time.Time
+	slots         *int
+	addslots      *int
+	instance      *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RedisEpoch, error)
+	predicates    []predicate.RedisEpoch
+}
+
+var _ ent.Mutation = (*RedisEpochMutation)(nil)
+
+// redisepochOption allows management of the mutation configuration using functional options.
+type redisepochOption func(*RedisEpochMutation)
+
+// newRedisEpochMutation creates new mutation for the RedisEpoch entity.
+func newRedisEpochMutation(c config, op Op, opts ...redisepochOption) *RedisEpochMutation {
+	m := &RedisEpochMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRedisEpoch,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRedisEpochID sets the ID field of the mutation.
+func withRedisEpochID(id string) redisepochOption {
+	return func(m *RedisEpochMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RedisEpoch
+		)
+		m.oldValue = func(ctx context.Context) (*RedisEpoch, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RedisEpoch.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRedisEpoch sets the old RedisEpoch of the mutation.
+func withRedisEpoch(node *RedisEpoch) redisepochOption {
+	return func(m *RedisEpochMutation) {
+		m.oldValue = func(context.Context) (*RedisEpoch, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RedisEpochMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RedisEpochMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RedisEpoch entities.
+func (m *RedisEpochMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RedisEpochMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RedisEpochMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RedisEpoch.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *RedisEpochMutation) SetKind(r redisepoch.Kind) {
+	m.kind = &r
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RedisEpochMutation) Kind() (r redisepoch.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the RedisEpoch entity.
+// If the RedisEpoch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedisEpochMutation) OldKind(ctx context.Context) (v redisepoch.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RedisEpochMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetSince sets the "since" field.
+func (m *RedisEpochMutation) SetSince(t time.Time) {
+	m.since = &t
+}
+
+// Since returns the value of the "since" field in the mutation.
+func (m *RedisEpochMutation) Since() (r time.Time, exists bool) {
+	v := m.since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSince returns the old "since" field's value of the RedisEpoch entity.
+// If the RedisEpoch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedisEpochMutation) OldSince(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSince: %w", err)
+	}
+	return oldValue.Since, nil
+}
+
+// ResetSince resets all changes to the "since" field.
+func (m *RedisEpochMutation) ResetSince() {
+	m.since = nil
+}
+
+// SetDetectedAt sets the "detected_at" field.
+func (m *RedisEpochMutation) SetDetectedAt(t time.Time) {
+	m.detected_at = &t
+}
+
+// DetectedAt returns the value of the "detected_at" field in the mutation.
+func (m *RedisEpochMutation) DetectedAt() (r time.Time, exists bool) {
+	v := m.detected_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetectedAt returns the old "detected_at" field's value of the RedisEpoch entity.
+// If the RedisEpoch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedisEpochMutation) OldDetectedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetectedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetectedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetectedAt: %w", err)
+	}
+	return oldValue.DetectedAt, nil
+}
+
+// ResetDetectedAt resets all changes to the "detected_at" field.
+func (m *RedisEpochMutation) ResetDetectedAt() {
+	m.detected_at = nil
+}
+
+// SetRecoveredAt sets the "recovered_at" field.
+func (m *RedisEpochMutation) SetRecoveredAt(t time.Time) {
+	m.recovered_at = &t
+}
+
+// RecoveredAt returns the value of the "recovered_at" field in the mutation.
+func (m *RedisEpochMutation) RecoveredAt() (r time.Time, exists bool) {
+	v := m.recovered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecoveredAt returns the old "recovered_at" field's value of the RedisEpoch entity.
+// If the RedisEpoch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedisEpochMutation) OldRecoveredAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecoveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecoveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecoveredAt: %w", err)
+	}
+	return oldValue.RecoveredAt, nil
+}
+
+// ResetRecoveredAt resets all changes to the "recovered_at" field.
+func (m *RedisEpochMutation) ResetRecoveredAt() {
+	m.recovered_at = nil
+}
+
+// SetSlots sets the "slots" field.
+func (m *RedisEpochMutation) SetSlots(i int) {
+	m.slots = &i
+	m.addslots = nil
+}
+
+// Slots returns the value of the "slots" field in the mutation.
+func (m *RedisEpochMutation) Slots() (r int, exists bool) {
+	v := m.slots
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSlots returns the old "slots" field's value of the RedisEpoch entity.
+// If the RedisEpoch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedisEpochMutation) OldSlots(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSlots is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSlots requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSlots: %w", err)
+	}
+	return oldValue.Slots, nil
+}
+
+// AddSlots adds i to the "slots" field.
+func (m *RedisEpochMutation) AddSlots(i int) {
+	if m.addslots != nil {
+		*m.addslots += i
+	} else {
+		m.addslots = &i
+	}
+}
+
+// AddedSlots returns the value that was added to the "slots" field in this mutation.
+func (m *RedisEpochMutation) AddedSlots() (r int, exists bool) {
+	v := m.addslots
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSlots resets all changes to the "slots" field.
+func (m *RedisEpochMutation) ResetSlots() {
+	m.slots = nil
+	m.addslots = nil
+}
+
+// SetInstance sets the "instance" field.
+func (m *RedisEpochMutation) SetInstance(s string) {
+	m.instance = &s
+}
+
+// Instance returns the value of the "instance" field in the mutation.
+func (m *RedisEpochMutation) Instance() (r string, exists bool) {
+	v := m.instance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInstance returns the old "instance" field's value of the RedisEpoch entity.
+// If the RedisEpoch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedisEpochMutation) OldInstance(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInstance is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInstance requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInstance: %w", err)
+	}
+	return oldValue.Instance, nil
+}
+
+// ResetInstance resets all changes to the "instance" field.
+func (m *RedisEpochMutation) ResetInstance() {
+	m.instance = nil
+}
+
+// Where appends a list predicates to the RedisEpochMutation builder.
+func (m *RedisEpochMutation) Where(ps ...predicate.RedisEpoch) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RedisEpochMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RedisEpochMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RedisEpoch, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RedisEpochMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RedisEpochMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RedisEpoch).
+func (m *RedisEpochMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RedisEpochMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.kind != nil {
+		fields = append(fields, redisepoch.FieldKind)
+	}
+	if m.since != nil {
+		fields = append(fields, redisepoch.FieldSince)
+	}
+	if m.detected_at != nil {
+		fields = append(fields, redisepoch.FieldDetectedAt)
+	}
+	if m.recovered_at != nil {
+		fields = append(fields, redisepoch.FieldRecoveredAt)
+	}
+	if m.slots != nil {
+		fields = append(fields, redisepoch.FieldSlots)
+	}
+	if m.instance != nil {
+		fields = append(fields, redisepoch.FieldInstance)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RedisEpochMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case redisepoch.FieldKind:
+		return m.Kind()
+	case redisepoch.FieldSince:
+		return m.Since()
+	case redisepoch.FieldDetectedAt:
+		return m.DetectedAt()
+	case redisepoch.FieldRecoveredAt:
+		return m.RecoveredAt()
+	case redisepoch.FieldSlots:
+		return m.Slots()
+	case redisepoch.FieldInstance:
+		return m.Instance()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RedisEpochMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case redisepoch.FieldKind:
+		return m.OldKind(ctx)
+	case redisepoch.FieldSince:
+		return m.OldSince(ctx)
+	case redisepoch.FieldDetectedAt:
+		return m.OldDetectedAt(ctx)
+	case redisepoch.FieldRecoveredAt:
+		return m.OldRecoveredAt(ctx)
+	case redisepoch.FieldSlots:
+		return m.OldSlots(ctx)
+	case redisepoch.FieldInstance:
+		return m.OldInstance(ctx)
+	}
+	return nil, fmt.Errorf("unknown RedisEpoch field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedisEpochMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case redisepoch.FieldKind:
+		v, ok := value.(redisepoch.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case redisepoch.FieldSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSince(v)
+		return nil
+	case redisepoch.FieldDetectedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetectedAt(v)
+		return nil
+	case redisepoch.FieldRecoveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecoveredAt(v)
+		return nil
+	case redisepoch.FieldSlots:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSlots(v)
+		return nil
+	case redisepoch.FieldInstance:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInstance(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedisEpoch field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RedisEpochMutation) AddedFields() []string {
+	var fields []string
+	if m.addslots != nil {
+		fields = append(fields, redisepoch.FieldSlots)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RedisEpochMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case redisepoch.FieldSlots:
+		return m.AddedSlots()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedisEpochMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case redisepoch.FieldSlots:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSlots(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedisEpoch numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RedisEpochMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RedisEpochMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RedisEpochMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RedisEpoch nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RedisEpochMutation) ResetField(name string) error {
+	switch name {
+	case redisepoch.FieldKind:
+		m.ResetKind()
+		return nil
+	case redisepoch.FieldSince:
+		m.ResetSince()
+		return nil
+	case redisepoch.FieldDetectedAt:
+		m.ResetDetectedAt()
+		return nil
+	case redisepoch.FieldRecoveredAt:
+		m.ResetRecoveredAt()
+		return nil
+	case redisepoch.FieldSlots:
+		m.ResetSlots()
+		return nil
+	case redisepoch.FieldInstance:
+		m.ResetInstance()
+		return nil
+	}
+	return fmt.Errorf("unknown RedisEpoch field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RedisEpochMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RedisEpochMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RedisEpochMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RedisEpochMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RedisEpochMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RedisEpochMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RedisEpochMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RedisEpoch unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RedisEpochMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RedisEpoch edge %s", name)
+}
+
 // RewardOrderMutation represents an operation that mutates the RewardOrder nodes in the graph.
 type RewardOrderMutation struct {
 	config
@@ -10589,6 +12397,666 @@ func (m *SceneMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Scene edge %s", name)
 }
 
+// SimulatedPayoutMutation represents an operation that mutates the SimulatedPayout nodes in the graph.
+type SimulatedPayoutMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	amount        *int64
+	addamount     *int64
+	status        *simulatedpayout.Status
+	received_at   *time.Time
+	due_at        *time.Time
+	decided_at    *time.Time
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*SimulatedPayout, error)
+	predicates    []predicate.SimulatedPayout
+}
+
+var _ ent.Mutation = (*SimulatedPayoutMutation)(nil)
+
+// simulatedpayoutOption allows management of the mutation configuration using functional options.
+type simulatedpayoutOption func(*SimulatedPayoutMutation)
+
+// newSimulatedPayoutMutation creates new mutation for the SimulatedPayout entity.
+func newSimulatedPayoutMutation(c config, op Op, opts ...simulatedpayoutOption) *SimulatedPayoutMutation {
+	m := &SimulatedPayoutMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSimulatedPayout,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSimulatedPayoutID sets the ID field of the mutation.
+func withSimulatedPayoutID(id string) simulatedpayoutOption {
+	return func(m *SimulatedPayoutMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SimulatedPayout
+		)
+		m.oldValue = func(ctx context.Context) (*SimulatedPayout, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SimulatedPayout.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSimulatedPayout sets the old SimulatedPayout of the mutation.
+func withSimulatedPayout(node *SimulatedPayout) simulatedpayoutOption {
+	return func(m *SimulatedPayoutMutation) {
+		m.oldValue = func(context.Context) (*SimulatedPayout, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SimulatedPayoutMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SimulatedPayoutMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SimulatedPayout entities.
+func (m *SimulatedPayoutMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SimulatedPayoutMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SimulatedPayoutMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SimulatedPayout.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAmount sets the "amount" field.
+func (m *SimulatedPayoutMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *SimulatedPayoutMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the SimulatedPayout entity.
+// If the SimulatedPayout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SimulatedPayoutMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *SimulatedPayoutMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *SimulatedPayoutMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *SimulatedPayoutMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *SimulatedPayoutMutation) SetStatus(s simulatedpayout.Status) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *SimulatedPayoutMutation) Status() (r simulatedpayout.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the SimulatedPayout entity.
+// If the SimulatedPayout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SimulatedPayoutMutation) OldStatus(ctx context.Context) (v simulatedpayout.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *SimulatedPayoutMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetReceivedAt sets the "received_at" field.
+func (m *SimulatedPayoutMutation) SetReceivedAt(t time.Time) {
+	m.received_at = &t
+}
+
+// ReceivedAt returns the value of the "received_at" field in the mutation.
+func (m *SimulatedPayoutMutation) ReceivedAt() (r time.Time, exists bool) {
+	v := m.received_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReceivedAt returns the old "received_at" field's value of the SimulatedPayout entity.
+// If the SimulatedPayout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SimulatedPayoutMutation) OldReceivedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReceivedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReceivedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReceivedAt: %w", err)
+	}
+	return oldValue.ReceivedAt, nil
+}
+
+// ResetReceivedAt resets all changes to the "received_at" field.
+func (m *SimulatedPayoutMutation) ResetReceivedAt() {
+	m.received_at = nil
+}
+
+// SetDueAt sets the "due_at" field.
+func (m *SimulatedPayoutMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *SimulatedPayoutMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the SimulatedPayout entity.
+// If the SimulatedPayout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SimulatedPayoutMutation) OldDueAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *SimulatedPayoutMutation) ResetDueAt() {
+	m.due_at = nil
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *SimulatedPayoutMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *SimulatedPayoutMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the SimulatedPayout entity.
+// If the SimulatedPayout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SimulatedPayoutMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *SimulatedPayoutMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[simulatedpayout.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *SimulatedPayoutMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[simulatedpayout.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *SimulatedPayoutMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, simulatedpayout.FieldDecidedAt)
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SimulatedPayoutMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SimulatedPayoutMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SimulatedPayout entity.
+// If the SimulatedPayout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SimulatedPayoutMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SimulatedPayoutMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the SimulatedPayoutMutation builder.
+func (m *SimulatedPayoutMutation) Where(ps ...predicate.SimulatedPayout) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SimulatedPayoutMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SimulatedPayoutMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SimulatedPayout, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SimulatedPayoutMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SimulatedPayoutMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SimulatedPayout).
+func (m *SimulatedPayoutMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SimulatedPayoutMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.amount != nil {
+		fields = append(fields, simulatedpayout.FieldAmount)
+	}
+	if m.status != nil {
+		fields = append(fields, simulatedpayout.FieldStatus)
+	}
+	if m.received_at != nil {
+		fields = append(fields, simulatedpayout.FieldReceivedAt)
+	}
+	if m.due_at != nil {
+		fields = append(fields, simulatedpayout.FieldDueAt)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, simulatedpayout.FieldDecidedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, simulatedpayout.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SimulatedPayoutMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case simulatedpayout.FieldAmount:
+		return m.Amount()
+	case simulatedpayout.FieldStatus:
+		return m.Status()
+	case simulatedpayout.FieldReceivedAt:
+		return m.ReceivedAt()
+	case simulatedpayout.FieldDueAt:
+		return m.DueAt()
+	case simulatedpayout.FieldDecidedAt:
+		return m.DecidedAt()
+	case simulatedpayout.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SimulatedPayoutMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case simulatedpayout.FieldAmount:
+		return m.OldAmount(ctx)
+	case simulatedpayout.FieldStatus:
+		return m.OldStatus(ctx)
+	case simulatedpayout.FieldReceivedAt:
+		return m.OldReceivedAt(ctx)
+	case simulatedpayout.FieldDueAt:
+		return m.OldDueAt(ctx)
+	case simulatedpayout.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case simulatedpayout.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SimulatedPayout field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SimulatedPayoutMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case simulatedpayout.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case simulatedpayout.FieldStatus:
+		v, ok := value.(simulatedpayout.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case simulatedpayout.FieldReceivedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReceivedAt(v)
+		return nil
+	case simulatedpayout.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
+	case simulatedpayout.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case simulatedpayout.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SimulatedPayout field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SimulatedPayoutMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, simulatedpayout.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SimulatedPayoutMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case simulatedpayout.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SimulatedPayoutMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case simulatedpayout.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SimulatedPayout numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SimulatedPayoutMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(simulatedpayout.FieldDecidedAt) {
+		fields = append(fields, simulatedpayout.FieldDecidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SimulatedPayoutMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SimulatedPayoutMutation) ClearField(name string) error {
+	switch name {
+	case simulatedpayout.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SimulatedPayout nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SimulatedPayoutMutation) ResetField(name string) error {
+	switch name {
+	case simulatedpayout.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case simulatedpayout.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case simulatedpayout.FieldReceivedAt:
+		m.ResetReceivedAt()
+		return nil
+	case simulatedpayout.FieldDueAt:
+		m.ResetDueAt()
+		return nil
+	case simulatedpayout.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case simulatedpayout.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SimulatedPayout field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SimulatedPayoutMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SimulatedPayoutMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SimulatedPayoutMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SimulatedPayoutMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SimulatedPayoutMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SimulatedPayoutMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SimulatedPayoutMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SimulatedPayout unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SimulatedPayoutMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SimulatedPayout edge %s", name)
+}
+
 // SwitchStateMutation represents an operation that mutates the SwitchState nodes in the graph.
 type SwitchStateMutation struct {
 	config
@@ -11086,27 +13554,28 @@ func (m *SwitchStateMutation) ResetEdge(name string) error {
 // WithdrawalMutation represents an operation that mutates the Withdrawal nodes in the graph.
 type WithdrawalMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *string
-	activity_id     *string
-	act_id          *int64
-	addact_id       *int64
-	request_id      *string
-	amount          *int64
-	addamount       *int64
-	status          *withdrawal.Status
-	failure_reason  *string
-	attempts        *int
-	addattempts     *int
-	next_attempt_at *time.Time
-	claimed_until   *time.Time
-	created_at      *time.Time
-	updated_at      *time.Time
-	clearedFields   map[string]struct{}
-	done            bool
-	oldValue        func(context.Context) (*Withdrawal, error)
-	predicates      []predicate.Withdrawal
+	op                    Op
+	typ                   string
+	id                    *string
+	activity_id           *string
+	act_id                *int64
+	addact_id             *int64
+	request_id            *string
+	amount                *int64
+	addamount             *int64
+	status                *withdrawal.Status
+	failure_reason        *string
+	attempts              *int
+	addattempts           *int
+	next_attempt_at       *time.Time
+	claimed_until         *time.Time
+	outcome_unknown_since *time.Time
+	created_at            *time.Time
+	updated_at            *time.Time
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*Withdrawal, error)
+	predicates            []predicate.Withdrawal
 }
 
 var _ ent.Mutation = (*WithdrawalMutation)(nil)
@@ -11610,6 +14079,55 @@ func (m *WithdrawalMutation) ResetClaimedUntil() {
 	delete(m.clearedFields, withdrawal.FieldClaimedUntil)
 }
 
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (m *WithdrawalMutation) SetOutcomeUnknownSince(t time.Time) {
+	m.outcome_unknown_since = &t
+}
+
+// OutcomeUnknownSince returns the value of the "outcome_unknown_since" field in the mutation.
+func (m *WithdrawalMutation) OutcomeUnknownSince() (r time.Time, exists bool) {
+	v := m.outcome_unknown_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcomeUnknownSince returns the old "outcome_unknown_since" field's value of the Withdrawal entity.
+// If the Withdrawal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WithdrawalMutation) OldOutcomeUnknownSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcomeUnknownSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcomeUnknownSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcomeUnknownSince: %w", err)
+	}
+	return oldValue.OutcomeUnknownSince, nil
+}
+
+// ClearOutcomeUnknownSince clears the value of the "outcome_unknown_since" field.
+func (m *WithdrawalMutation) ClearOutcomeUnknownSince() {
+	m.outcome_unknown_since = nil
+	m.clearedFields[withdrawal.FieldOutcomeUnknownSince] = struct{}{}
+}
+
+// OutcomeUnknownSinceCleared returns if the "outcome_unknown_since" field was cleared in this mutation.
+func (m *WithdrawalMutation) OutcomeUnknownSinceCleared() bool {
+	_, ok := m.clearedFields[withdrawal.FieldOutcomeUnknownSince]
+	return ok
+}
+
+// ResetOutcomeUnknownSince resets all changes to the "outcome_unknown_since" field.
+func (m *WithdrawalMutation) ResetOutcomeUnknownSince() {
+	m.outcome_unknown_since = nil
+	delete(m.clearedFields, withdrawal.FieldOutcomeUnknownSince)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *WithdrawalMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -11716,7 +14234,7 @@ func (m *WithdrawalMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WithdrawalMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.activity_id != nil {
 		fields = append(fields, withdrawal.FieldActivityID)
 	}
@@ -11743,6 +14261,9 @@ func (m *WithdrawalMutation) Fields() []string {
 	}
 	if m.claimed_until != nil {
 		fields = append(fields, withdrawal.FieldClaimedUntil)
+	}
+	if m.outcome_unknown_since != nil {
+		fields = append(fields, withdrawal.FieldOutcomeUnknownSince)
 	}
 	if m.created_at != nil {
 		fields = append(fields, withdrawal.FieldCreatedAt)
@@ -11776,6 +14297,8 @@ func (m *WithdrawalMutation) Field(name string) (ent.Value, bool) {
 		return m.NextAttemptAt()
 	case withdrawal.FieldClaimedUntil:
 		return m.ClaimedUntil()
+	case withdrawal.FieldOutcomeUnknownSince:
+		return m.OutcomeUnknownSince()
 	case withdrawal.FieldCreatedAt:
 		return m.CreatedAt()
 	case withdrawal.FieldUpdatedAt:
@@ -11807,6 +14330,8 @@ func (m *WithdrawalMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldNextAttemptAt(ctx)
 	case withdrawal.FieldClaimedUntil:
 		return m.OldClaimedUntil(ctx)
+	case withdrawal.FieldOutcomeUnknownSince:
+		return m.OldOutcomeUnknownSince(ctx)
 	case withdrawal.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case withdrawal.FieldUpdatedAt:
@@ -11882,6 +14407,13 @@ func (m *WithdrawalMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetClaimedUntil(v)
+		return nil
+	case withdrawal.FieldOutcomeUnknownSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcomeUnknownSince(v)
 		return nil
 	case withdrawal.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -11969,6 +14501,9 @@ func (m *WithdrawalMutation) ClearedFields() []string {
 	if m.FieldCleared(withdrawal.FieldClaimedUntil) {
 		fields = append(fields, withdrawal.FieldClaimedUntil)
 	}
+	if m.FieldCleared(withdrawal.FieldOutcomeUnknownSince) {
+		fields = append(fields, withdrawal.FieldOutcomeUnknownSince)
+	}
 	return fields
 }
 
@@ -11985,6 +14520,9 @@ func (m *WithdrawalMutation) ClearField(name string) error {
 	switch name {
 	case withdrawal.FieldClaimedUntil:
 		m.ClearClaimedUntil()
+		return nil
+	case withdrawal.FieldOutcomeUnknownSince:
+		m.ClearOutcomeUnknownSince()
 		return nil
 	}
 	return fmt.Errorf("unknown Withdrawal nullable field %s", name)
@@ -12020,6 +14558,9 @@ func (m *WithdrawalMutation) ResetField(name string) error {
 		return nil
 	case withdrawal.FieldClaimedUntil:
 		m.ResetClaimedUntil()
+		return nil
+	case withdrawal.FieldOutcomeUnknownSince:
+		m.ResetOutcomeUnknownSince()
 		return nil
 	case withdrawal.FieldCreatedAt:
 		m.ResetCreatedAt()

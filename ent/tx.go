@@ -28,6 +28,8 @@ type Tx struct {
 	AuditEntry *AuditEntryClient
 	// Balance is the client for interacting with the Balance builders.
 	Balance *BalanceClient
+	// IssuedReward is the client for interacting with the IssuedReward builders.
+	IssuedReward *IssuedRewardClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
 	// ReconciliationReport is the client for interacting with the ReconciliationReport builders.
@@ -36,10 +38,14 @@ type Tx struct {
 	RedPacket *RedPacketClient
 	// RedPacketGrab is the client for interacting with the RedPacketGrab builders.
 	RedPacketGrab *RedPacketGrabClient
+	// RedisEpoch is the client for interacting with the RedisEpoch builders.
+	RedisEpoch *RedisEpochClient
 	// RewardOrder is the client for interacting with the RewardOrder builders.
 	RewardOrder *RewardOrderClient
 	// Scene is the client for interacting with the Scene builders.
 	Scene *SceneClient
+	// SimulatedPayout is the client for interacting with the SimulatedPayout builders.
+	SimulatedPayout *SimulatedPayoutClient
 	// SwitchState is the client for interacting with the SwitchState builders.
 	SwitchState *SwitchStateClient
 	// Withdrawal is the client for interacting with the Withdrawal builders.
@@ -182,12 +188,15 @@ func (tx *Tx) init() {
 	tx.Asset = NewAssetClient(tx.config)
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Balance = NewBalanceClient(tx.config)
+	tx.IssuedReward = NewIssuedRewardClient(tx.config)
 	tx.LedgerEntry = NewLedgerEntryClient(tx.config)
 	tx.ReconciliationReport = NewReconciliationReportClient(tx.config)
 	tx.RedPacket = NewRedPacketClient(tx.config)
 	tx.RedPacketGrab = NewRedPacketGrabClient(tx.config)
+	tx.RedisEpoch = NewRedisEpochClient(tx.config)
 	tx.RewardOrder = NewRewardOrderClient(tx.config)
 	tx.Scene = NewSceneClient(tx.config)
+	tx.SimulatedPayout = NewSimulatedPayoutClient(tx.config)
 	tx.SwitchState = NewSwitchStateClient(tx.config)
 	tx.Withdrawal = NewWithdrawalClient(tx.config)
 }

@@ -35,6 +35,8 @@ type Withdrawal struct {
 	NextAttemptAt time.Time `json:"next_attempt_at,omitempty"`
 	// ClaimedUntil holds the value of the "claimed_until" field.
 	ClaimedUntil *time.Time `json:"claimed_until,omitempty"`
+	// OutcomeUnknownSince holds the value of the "outcome_unknown_since" field.
+	OutcomeUnknownSince *time.Time `json:"outcome_unknown_since,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -51,7 +53,7 @@ func (*Withdrawal) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case withdrawal.FieldID, withdrawal.FieldActivityID, withdrawal.FieldRequestID, withdrawal.FieldStatus, withdrawal.FieldFailureReason:
 			values[i] = new(sql.NullString)
-		case withdrawal.FieldNextAttemptAt, withdrawal.FieldClaimedUntil, withdrawal.FieldCreatedAt, withdrawal.FieldUpdatedAt:
+		case withdrawal.FieldNextAttemptAt, withdrawal.FieldClaimedUntil, withdrawal.FieldOutcomeUnknownSince, withdrawal.FieldCreatedAt, withdrawal.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -129,6 +131,13 @@ func (_m *Withdrawal) assignValues(columns []string, values []any) error {
 				_m.ClaimedUntil = new(time.Time)
 				*_m.ClaimedUntil = value.Time
 			}
+		case withdrawal.FieldOutcomeUnknownSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field outcome_unknown_since", values[i])
+			} else if value.Valid {
+				_m.OutcomeUnknownSince = new(time.Time)
+				*_m.OutcomeUnknownSince = value.Time
+			}
 		case withdrawal.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -203,6 +212,11 @@ func (_m *Withdrawal) String() string {
 	builder.WriteString(", ")
 	if v := _m.ClaimedUntil; v != nil {
 		builder.WriteString("claimed_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.OutcomeUnknownSince; v != nil {
+		builder.WriteString("outcome_unknown_since=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

@@ -109,6 +109,20 @@ func (_c *WithdrawalCreate) SetNillableClaimedUntil(v *time.Time) *WithdrawalCre
 	return _c
 }
 
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (_c *WithdrawalCreate) SetOutcomeUnknownSince(v time.Time) *WithdrawalCreate {
+	_c.mutation.SetOutcomeUnknownSince(v)
+	return _c
+}
+
+// SetNillableOutcomeUnknownSince sets the "outcome_unknown_since" field if the given value is not nil.
+func (_c *WithdrawalCreate) SetNillableOutcomeUnknownSince(v *time.Time) *WithdrawalCreate {
+	if v != nil {
+		_c.SetOutcomeUnknownSince(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *WithdrawalCreate) SetCreatedAt(v time.Time) *WithdrawalCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -302,6 +316,10 @@ func (_c *WithdrawalCreate) createSpec() (*Withdrawal, *sqlgraph.CreateSpec) {
 		_spec.SetField(withdrawal.FieldClaimedUntil, field.TypeTime, value)
 		_node.ClaimedUntil = &value
 	}
+	if value, ok := _c.mutation.OutcomeUnknownSince(); ok {
+		_spec.SetField(withdrawal.FieldOutcomeUnknownSince, field.TypeTime, value)
+		_node.OutcomeUnknownSince = &value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(withdrawal.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -431,6 +449,24 @@ func (u *WithdrawalUpsert) UpdateClaimedUntil() *WithdrawalUpsert {
 // ClearClaimedUntil clears the value of the "claimed_until" field.
 func (u *WithdrawalUpsert) ClearClaimedUntil() *WithdrawalUpsert {
 	u.SetNull(withdrawal.FieldClaimedUntil)
+	return u
+}
+
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (u *WithdrawalUpsert) SetOutcomeUnknownSince(v time.Time) *WithdrawalUpsert {
+	u.Set(withdrawal.FieldOutcomeUnknownSince, v)
+	return u
+}
+
+// UpdateOutcomeUnknownSince sets the "outcome_unknown_since" field to the value that was provided on create.
+func (u *WithdrawalUpsert) UpdateOutcomeUnknownSince() *WithdrawalUpsert {
+	u.SetExcluded(withdrawal.FieldOutcomeUnknownSince)
+	return u
+}
+
+// ClearOutcomeUnknownSince clears the value of the "outcome_unknown_since" field.
+func (u *WithdrawalUpsert) ClearOutcomeUnknownSince() *WithdrawalUpsert {
+	u.SetNull(withdrawal.FieldOutcomeUnknownSince)
 	return u
 }
 
@@ -590,6 +626,27 @@ func (u *WithdrawalUpsertOne) UpdateClaimedUntil() *WithdrawalUpsertOne {
 func (u *WithdrawalUpsertOne) ClearClaimedUntil() *WithdrawalUpsertOne {
 	return u.Update(func(s *WithdrawalUpsert) {
 		s.ClearClaimedUntil()
+	})
+}
+
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (u *WithdrawalUpsertOne) SetOutcomeUnknownSince(v time.Time) *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetOutcomeUnknownSince(v)
+	})
+}
+
+// UpdateOutcomeUnknownSince sets the "outcome_unknown_since" field to the value that was provided on create.
+func (u *WithdrawalUpsertOne) UpdateOutcomeUnknownSince() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdateOutcomeUnknownSince()
+	})
+}
+
+// ClearOutcomeUnknownSince clears the value of the "outcome_unknown_since" field.
+func (u *WithdrawalUpsertOne) ClearOutcomeUnknownSince() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.ClearOutcomeUnknownSince()
 	})
 }
 
@@ -918,6 +975,27 @@ func (u *WithdrawalUpsertBulk) UpdateClaimedUntil() *WithdrawalUpsertBulk {
 func (u *WithdrawalUpsertBulk) ClearClaimedUntil() *WithdrawalUpsertBulk {
 	return u.Update(func(s *WithdrawalUpsert) {
 		s.ClearClaimedUntil()
+	})
+}
+
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (u *WithdrawalUpsertBulk) SetOutcomeUnknownSince(v time.Time) *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetOutcomeUnknownSince(v)
+	})
+}
+
+// UpdateOutcomeUnknownSince sets the "outcome_unknown_since" field to the value that was provided on create.
+func (u *WithdrawalUpsertBulk) UpdateOutcomeUnknownSince() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdateOutcomeUnknownSince()
+	})
+}
+
+// ClearOutcomeUnknownSince clears the value of the "outcome_unknown_since" field.
+func (u *WithdrawalUpsertBulk) ClearOutcomeUnknownSince() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.ClearOutcomeUnknownSince()
 	})
 }
 

@@ -111,6 +111,26 @@ func (_u *WithdrawalUpdate) ClearClaimedUntil() *WithdrawalUpdate {
 	return _u
 }
 
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (_u *WithdrawalUpdate) SetOutcomeUnknownSince(v time.Time) *WithdrawalUpdate {
+	_u.mutation.SetOutcomeUnknownSince(v)
+	return _u
+}
+
+// SetNillableOutcomeUnknownSince sets the "outcome_unknown_since" field if the given value is not nil.
+func (_u *WithdrawalUpdate) SetNillableOutcomeUnknownSince(v *time.Time) *WithdrawalUpdate {
+	if v != nil {
+		_u.SetOutcomeUnknownSince(*v)
+	}
+	return _u
+}
+
+// ClearOutcomeUnknownSince clears the value of the "outcome_unknown_since" field.
+func (_u *WithdrawalUpdate) ClearOutcomeUnknownSince() *WithdrawalUpdate {
+	_u.mutation.ClearOutcomeUnknownSince()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *WithdrawalUpdate) SetUpdatedAt(v time.Time) *WithdrawalUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -200,6 +220,12 @@ func (_u *WithdrawalUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.ClaimedUntilCleared() {
 		_spec.ClearField(withdrawal.FieldClaimedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.OutcomeUnknownSince(); ok {
+		_spec.SetField(withdrawal.FieldOutcomeUnknownSince, field.TypeTime, value)
+	}
+	if _u.mutation.OutcomeUnknownSinceCleared() {
+		_spec.ClearField(withdrawal.FieldOutcomeUnknownSince, field.TypeTime)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(withdrawal.FieldUpdatedAt, field.TypeTime, value)
@@ -304,6 +330,26 @@ func (_u *WithdrawalUpdateOne) SetNillableClaimedUntil(v *time.Time) *Withdrawal
 // ClearClaimedUntil clears the value of the "claimed_until" field.
 func (_u *WithdrawalUpdateOne) ClearClaimedUntil() *WithdrawalUpdateOne {
 	_u.mutation.ClearClaimedUntil()
+	return _u
+}
+
+// SetOutcomeUnknownSince sets the "outcome_unknown_since" field.
+func (_u *WithdrawalUpdateOne) SetOutcomeUnknownSince(v time.Time) *WithdrawalUpdateOne {
+	_u.mutation.SetOutcomeUnknownSince(v)
+	return _u
+}
+
+// SetNillableOutcomeUnknownSince sets the "outcome_unknown_since" field if the given value is not nil.
+func (_u *WithdrawalUpdateOne) SetNillableOutcomeUnknownSince(v *time.Time) *WithdrawalUpdateOne {
+	if v != nil {
+		_u.SetOutcomeUnknownSince(*v)
+	}
+	return _u
+}
+
+// ClearOutcomeUnknownSince clears the value of the "outcome_unknown_since" field.
+func (_u *WithdrawalUpdateOne) ClearOutcomeUnknownSince() *WithdrawalUpdateOne {
+	_u.mutation.ClearOutcomeUnknownSince()
 	return _u
 }
 
@@ -426,6 +472,12 @@ func (_u *WithdrawalUpdateOne) sqlSave(ctx context.Context) (_node *Withdrawal, 
 	}
 	if _u.mutation.ClaimedUntilCleared() {
 		_spec.ClearField(withdrawal.FieldClaimedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.OutcomeUnknownSince(); ok {
+		_spec.SetField(withdrawal.FieldOutcomeUnknownSince, field.TypeTime, value)
+	}
+	if _u.mutation.OutcomeUnknownSinceCleared() {
+		_spec.ClearField(withdrawal.FieldOutcomeUnknownSince, field.TypeTime)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(withdrawal.FieldUpdatedAt, field.TypeTime, value)

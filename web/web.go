@@ -63,8 +63,20 @@ func Mount(mux *http.ServeMux, path, title, endpoint string) {
 // newPlayground builds the handler over any file system laid out like the
 // Vite output (index.html + assets/), so tests can use an fstest.MapFS.
 func newPlayground(bundle fs.FS, title, endpoint string) http.Handler {
-	return newSite(bundle, site{what: "playground", title: title, endpoint: endpoint})
+	return newSite(bundle, site{what: "playground", title: title, endpoint: endpoint, header: http.Header{
+		"Content-Security-Policy": {playgroundCSP},
+		"X-Frame-Options":         {"DENY"},
+		"Referrer-Policy":         {"no-referrer"},
+	}})
 }
+
+// playgroundCSP allows the playground only this origin: a bearer token pasted into its headers
+// editor must not leak to a third-party URL or an injected script, and no other site may frame
+// it (clickjacking). GraphiQL's editors add style elements at run time, hence the inline
+// styles; its language workers start from blob URLs.
+const playgroundCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'"
 
 // site describes one embedded single-page bundle and how to serve it; the
 // playground and the admin console share the serving code.

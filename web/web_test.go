@@ -339,3 +339,25 @@ func dumpDOM(t *testing.T, u string) string {
 	}
 	return string(out)
 }
+
+// TestPlaygroundSendsSecurityHeaders: the playground may not be framed by another site, and
+// its scripts may talk only to this origin (a pasted bearer token cannot leak).
+func TestPlaygroundSendsSecurityHeaders(t *testing.T) {
+	bundle := fstest.MapFS{"index.html": {Data: []byte("<html><head><title>x</title></head><body></body></html>")}}
+	srv := httptest.NewServer(newPlayground(bundle, "Wallet GraphQL playground", "/query"))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("X-Frame-Options = %q, want DENY", got)
+	}
+}

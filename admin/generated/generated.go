@@ -133,6 +133,16 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	PayoutInDoubt struct {
+		ActID        func(childComplexity int) int
+		ActivityID   func(childComplexity int) int
+		Amount       func(childComplexity int) int
+		Attempts     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		LastError    func(childComplexity int) int
+		UnknownSince func(childComplexity int) int
+	}
+
 	Query struct {
 		Activities            func(childComplexity int) int
 		ActivityStats         func(childComplexity int, activityID string) int
@@ -141,6 +151,7 @@ type ComplexityRoot struct {
 		Budgets               func(childComplexity int, activityID string) int
 		CircuitBreakers       func(childComplexity int) int
 		ConfigVersion         func(childComplexity int) int
+		PayoutsInDoubt        func(childComplexity int, olderThanSeconds *int) int
 		ReconciliationReports func(childComplexity int, activityID string, first int) int
 		Switches              func(childComplexity int) int
 	}
@@ -225,6 +236,7 @@ type QueryResolver interface {
 	ConfigVersion(ctx context.Context) (int64, error)
 	AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error)
 	ReconciliationReports(ctx context.Context, activityID string, first int) ([]*model.ReconciliationReport, error)
+	PayoutsInDoubt(ctx context.Context, olderThanSeconds *int) ([]*model.PayoutInDoubt, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -656,6 +668,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "PayoutInDoubt.actId":
+		if e.ComplexityRoot.PayoutInDoubt.ActID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.ActID(childComplexity), true
+	case "PayoutInDoubt.activityId":
+		if e.ComplexityRoot.PayoutInDoubt.ActivityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.ActivityID(childComplexity), true
+	case "PayoutInDoubt.amount":
+		if e.ComplexityRoot.PayoutInDoubt.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.Amount(childComplexity), true
+	case "PayoutInDoubt.attempts":
+		if e.ComplexityRoot.PayoutInDoubt.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.Attempts(childComplexity), true
+	case "PayoutInDoubt.id":
+		if e.ComplexityRoot.PayoutInDoubt.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.ID(childComplexity), true
+	case "PayoutInDoubt.lastError":
+		if e.ComplexityRoot.PayoutInDoubt.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.LastError(childComplexity), true
+	case "PayoutInDoubt.unknownSince":
+		if e.ComplexityRoot.PayoutInDoubt.UnknownSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutInDoubt.UnknownSince(childComplexity), true
+
 	case "Query.activities":
 		if e.ComplexityRoot.Query.Activities == nil {
 			break
@@ -719,6 +774,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ConfigVersion(childComplexity), true
 
+	case "Query.payoutsInDoubt":
+		if e.ComplexityRoot.Query.PayoutsInDoubt == nil {
+			break
+		}
+
+		args, err := ec.field_Query_payoutsInDoubt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PayoutsInDoubt(childComplexity, args["olderThanSeconds"].(*int)), true
 	case "Query.reconciliationReports":
 		if e.ComplexityRoot.Query.ReconciliationReports == nil {
 			break
@@ -1392,6 +1458,26 @@ extend type Mutation {
   """
   runReconciliation(activityId: ID!): ReconciliationReport! @hasRole(role: OPERATOR)
 }
+
+"A withdrawal whose payout outcome is unknown: a call to the provider ended without an answer (a timeout, a transport error), so it may have paid. It stays PROCESSING, never refunded on doubt, while the payout worker keeps looking it up."
+type PayoutInDoubt {
+  "The withdrawal id, the provider's idempotency key."
+  id: ID!
+  activityId: ID!
+  actId: Int64!
+  amount: Int64!
+  "How many times the payout worker took it up."
+  attempts: Int!
+  "Since when the outcome has been unknown."
+  unknownSince: Time!
+  "The last thing the provider call said."
+  lastError: String!
+}
+
+extend type Query {
+  "Payouts whose outcome has been unknown for longer than olderThanSeconds (default: the in-doubt threshold, 300), oldest first, at most 500."
+  payoutsInDoubt(olderThanSeconds: Int): [PayoutInDoubt!]! @hasRole(role: VIEWER)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1562,6 +1648,26 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PayoutInDoubt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PayoutInDoubt_id(ctx, field)
+	case "activityId":
+		return ec.fieldContext_PayoutInDoubt_activityId(ctx, field)
+	case "actId":
+		return ec.fieldContext_PayoutInDoubt_actId(ctx, field)
+	case "amount":
+		return ec.fieldContext_PayoutInDoubt_amount(ctx, field)
+	case "attempts":
+		return ec.fieldContext_PayoutInDoubt_attempts(ctx, field)
+	case "unknownSince":
+		return ec.fieldContext_PayoutInDoubt_unknownSince(ctx, field)
+	case "lastError":
+		return ec.fieldContext_PayoutInDoubt_lastError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PayoutInDoubt", field.Name)
 }
 
 func (ec *executionContext) childFields_ReconciliationReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2041,6 +2147,20 @@ func (ec *executionContext) field_Query_budgets_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["activityId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_payoutsInDoubt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "olderThanSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["olderThanSeconds"] = arg0
 	return args, nil
 }
 
@@ -3868,6 +3988,167 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _PayoutInDoubt_id(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PayoutInDoubt_activityId(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_activityId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivityID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_activityId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PayoutInDoubt_actId(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_actId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_actId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _PayoutInDoubt_amount(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _PayoutInDoubt_attempts(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PayoutInDoubt_unknownSince(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_unknownSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnknownSince, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_unknownSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PayoutInDoubt_lastError(ctx context.Context, field graphql.CollectedField, obj *model.PayoutInDoubt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutInDoubt_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutInDoubt_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutInDoubt", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_activities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4363,6 +4644,68 @@ func (ec *executionContext) fieldContext_Query_reconciliationReports(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_reconciliationReports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_payoutsInDoubt(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_payoutsInDoubt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PayoutsInDoubt(ctx, fc.Args["olderThanSeconds"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []*model.PayoutInDoubt
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*model.PayoutInDoubt
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PayoutInDoubt) graphql.Marshaler {
+			return ec.marshalNPayoutInDoubt2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPayoutInDoubtᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_payoutsInDoubt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PayoutInDoubt(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_payoutsInDoubt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7367,6 +7710,69 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var payoutInDoubtImplementors = []string{"PayoutInDoubt"}
+
+func (ec *executionContext) _PayoutInDoubt(ctx context.Context, sel ast.SelectionSet, obj *model.PayoutInDoubt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, payoutInDoubtImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PayoutInDoubt")
+		case "id":
+			out.Values[i] = ec._PayoutInDoubt_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activityId":
+			out.Values[i] = ec._PayoutInDoubt_activityId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actId":
+			out.Values[i] = ec._PayoutInDoubt_actId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._PayoutInDoubt_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._PayoutInDoubt_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unknownSince":
+			out.Values[i] = ec._PayoutInDoubt_unknownSince(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._PayoutInDoubt_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7439,6 +7845,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_reconciliationReports(ctx, field)
+				})
+		case "payoutsInDoubt":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_payoutsInDoubt(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -8493,6 +8905,30 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋspringwalletᚋwa
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPayoutInDoubt2ᚕᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPayoutInDoubtᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PayoutInDoubt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPayoutInDoubt2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPayoutInDoubt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPayoutInDoubt2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPayoutInDoubt(ctx context.Context, sel ast.SelectionSet, v *model.PayoutInDoubt) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PayoutInDoubt!")
+		return graphql.Null
+	}
+	return ec._PayoutInDoubt(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPhase2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPhase(ctx context.Context, v any) (model.Phase, error) {

@@ -173,6 +173,21 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+// A withdrawal whose payout outcome is unknown: a call to the provider ended without an answer (a timeout, a transport error), so it may have paid. It stays PROCESSING, never refunded on doubt, while the payout worker keeps looking it up.
+type PayoutInDoubt struct {
+	// The withdrawal id, the provider's idempotency key.
+	ID         string `json:"id"`
+	ActivityID string `json:"activityId"`
+	ActID      int64  `json:"actId"`
+	Amount     int64  `json:"amount"`
+	// How many times the payout worker took it up.
+	Attempts int `json:"attempts"`
+	// Since when the outcome has been unknown.
+	UnknownSince time.Time `json:"unknownSince"`
+	// The last thing the provider call said.
+	LastError string `json:"lastError"`
+}
+
 type Query struct {
 }
 

@@ -93,6 +93,18 @@ func (f BalanceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BalanceMutation", m)
 }
 
+// The IssuedRewardFunc type is an adapter to allow the use of ordinary
+// function as IssuedReward mutator.
+type IssuedRewardFunc func(context.Context, *ent.IssuedRewardMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IssuedRewardFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IssuedRewardMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IssuedRewardMutation", m)
+}
+
 // The LedgerEntryFunc type is an adapter to allow the use of ordinary
 // function as LedgerEntry mutator.
 type LedgerEntryFunc func(context.Context, *ent.LedgerEntryMutation) (ent.Value, error)
@@ -141,6 +153,18 @@ func (f RedPacketGrabFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketGrabMutation", m)
 }
 
+// The RedisEpochFunc type is an adapter to allow the use of ordinary
+// function as RedisEpoch mutator.
+type RedisEpochFunc func(context.Context, *ent.RedisEpochMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedisEpochFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedisEpochMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedisEpochMutation", m)
+}
+
 // The RewardOrderFunc type is an adapter to allow the use of ordinary
 // function as RewardOrder mutator.
 type RewardOrderFunc func(context.Context, *ent.RewardOrderMutation) (ent.Value, error)
@@ -163,6 +187,18 @@ func (f SceneFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SceneMutation", m)
+}
+
+// The SimulatedPayoutFunc type is an adapter to allow the use of ordinary
+// function as SimulatedPayout mutator.
+type SimulatedPayoutFunc func(context.Context, *ent.SimulatedPayoutMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SimulatedPayoutFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SimulatedPayoutMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SimulatedPayoutMutation", m)
 }
 
 // The SwitchStateFunc type is an adapter to allow the use of ordinary

@@ -180,6 +180,51 @@ var (
 			},
 		},
 	}
+	// IssuedRewardsColumns holds the columns for the "issued_rewards" table.
+	IssuedRewardsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "order_no", Type: field.TypeString},
+		{Name: "act_id", Type: field.TypeInt64},
+		{Name: "app_id", Type: field.TypeInt},
+		{Name: "scene_id", Type: field.TypeString},
+		{Name: "rain_id", Type: field.TypeInt},
+		{Name: "award_type", Type: field.TypeString},
+		{Name: "stage", Type: field.TypeInt},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "token", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "issued_at", Type: field.TypeTime},
+		{Name: "settled", Type: field.TypeBool, Default: false},
+		{Name: "recorded_at", Type: field.TypeTime},
+	}
+	// IssuedRewardsTable holds the schema information for the "issued_rewards" table.
+	IssuedRewardsTable = &schema.Table{
+		Name:       "issued_rewards",
+		Columns:    IssuedRewardsColumns,
+		PrimaryKey: []*schema.Column{IssuedRewardsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "issuedreward_activity_id_order_no",
+				Unique:  true,
+				Columns: []*schema.Column{IssuedRewardsColumns[1], IssuedRewardsColumns[2]},
+			},
+			{
+				Name:    "issuedreward_activity_id_act_id_settled",
+				Unique:  false,
+				Columns: []*schema.Column{IssuedRewardsColumns[1], IssuedRewardsColumns[3], IssuedRewardsColumns[12]},
+			},
+			{
+				Name:    "issuedreward_settled_issued_at",
+				Unique:  false,
+				Columns: []*schema.Column{IssuedRewardsColumns[12], IssuedRewardsColumns[11]},
+			},
+			{
+				Name:    "issuedreward_activity_id_issued_at",
+				Unique:  false,
+				Columns: []*schema.Column{IssuedRewardsColumns[1], IssuedRewardsColumns[11]},
+			},
+		},
+	}
 	// LedgerEntriesColumns holds the columns for the "ledger_entries" table.
 	LedgerEntriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -305,6 +350,29 @@ var (
 			},
 		},
 	}
+	// RedisEpochesColumns holds the columns for the "redis_epoches" table.
+	RedisEpochesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"START", "LOSS"}},
+		{Name: "since", Type: field.TypeTime},
+		{Name: "detected_at", Type: field.TypeTime},
+		{Name: "recovered_at", Type: field.TypeTime},
+		{Name: "slots", Type: field.TypeInt},
+		{Name: "instance", Type: field.TypeString, Default: ""},
+	}
+	// RedisEpochesTable holds the schema information for the "redis_epoches" table.
+	RedisEpochesTable = &schema.Table{
+		Name:       "redis_epoches",
+		Columns:    RedisEpochesColumns,
+		PrimaryKey: []*schema.Column{RedisEpochesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redisepoch_detected_at",
+				Unique:  false,
+				Columns: []*schema.Column{RedisEpochesColumns[3]},
+			},
+		},
+	}
 	// RewardOrdersColumns holds the columns for the "reward_orders" table.
 	RewardOrdersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -379,6 +447,22 @@ var (
 			},
 		},
 	}
+	// SimulatedPayoutsColumns holds the columns for the "simulated_payouts" table.
+	SimulatedPayoutsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "PAID", "REJECTED"}, Default: "PENDING"},
+		{Name: "received_at", Type: field.TypeTime},
+		{Name: "due_at", Type: field.TypeTime},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// SimulatedPayoutsTable holds the schema information for the "simulated_payouts" table.
+	SimulatedPayoutsTable = &schema.Table{
+		Name:       "simulated_payouts",
+		Columns:    SimulatedPayoutsColumns,
+		PrimaryKey: []*schema.Column{SimulatedPayoutsColumns[0]},
+	}
 	// SwitchStatesColumns holds the columns for the "switch_states" table.
 	SwitchStatesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -405,6 +489,7 @@ var (
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "next_attempt_at", Type: field.TypeTime},
 		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
+		{Name: "outcome_unknown_since", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 	}
@@ -422,17 +507,22 @@ var (
 			{
 				Name:    "withdrawal_activity_id_act_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{WithdrawalsColumns[1], WithdrawalsColumns[2], WithdrawalsColumns[10], WithdrawalsColumns[0]},
+				Columns: []*schema.Column{WithdrawalsColumns[1], WithdrawalsColumns[2], WithdrawalsColumns[11], WithdrawalsColumns[0]},
 			},
 			{
 				Name:    "withdrawal_act_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{WithdrawalsColumns[2], WithdrawalsColumns[10]},
+				Columns: []*schema.Column{WithdrawalsColumns[2], WithdrawalsColumns[11]},
 			},
 			{
 				Name:    "withdrawal_status_next_attempt_at",
 				Unique:  false,
 				Columns: []*schema.Column{WithdrawalsColumns[5], WithdrawalsColumns[8]},
+			},
+			{
+				Name:    "withdrawal_status_outcome_unknown_since",
+				Unique:  false,
+				Columns: []*schema.Column{WithdrawalsColumns[5], WithdrawalsColumns[10]},
 			},
 		},
 	}
@@ -445,12 +535,15 @@ var (
 		AssetsTable,
 		AuditEntriesTable,
 		BalancesTable,
+		IssuedRewardsTable,
 		LedgerEntriesTable,
 		ReconciliationReportsTable,
 		RedPacketsTable,
 		RedPacketGrabsTable,
+		RedisEpochesTable,
 		RewardOrdersTable,
 		ScenesTable,
+		SimulatedPayoutsTable,
 		SwitchStatesTable,
 		WithdrawalsTable,
 	}

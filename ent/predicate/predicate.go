@@ -27,6 +27,9 @@ type AuditEntry func(*sql.Selector)
 // Balance is the predicate function for balance builders.
 type Balance func(*sql.Selector)
 
+// IssuedReward is the predicate function for issuedreward builders.
+type IssuedReward func(*sql.Selector)
+
 // LedgerEntry is the predicate function for ledgerentry builders.
 type LedgerEntry func(*sql.Selector)
 
@@ -39,11 +42,17 @@ type RedPacket func(*sql.Selector)
 // RedPacketGrab is the predicate function for redpacketgrab builders.
 type RedPacketGrab func(*sql.Selector)
 
+// RedisEpoch is the predicate function for redisepoch builders.
+type RedisEpoch func(*sql.Selector)
+
 // RewardOrder is the predicate function for rewardorder builders.
 type RewardOrder func(*sql.Selector)
 
 // Scene is the predicate function for scene builders.
 type Scene func(*sql.Selector)
+
+// SimulatedPayout is the predicate function for simulatedpayout builders.
+type SimulatedPayout func(*sql.Selector)
 
 // SwitchState is the predicate function for switchstate builders.
 type SwitchState func(*sql.Selector)

@@ -12,13 +12,16 @@ import (
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
+	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/ent/scene"
 	"github.com/springwallet/wallet/ent/schema"
+	"github.com/springwallet/wallet/ent/simulatedpayout"
 	"github.com/springwallet/wallet/ent/switchstate"
 	"github.com/springwallet/wallet/ent/withdrawal"
 )
@@ -139,6 +142,20 @@ func init() {
 	balanceDescCumulative := balanceFields[3].Descriptor()
 	// balance.DefaultCumulative holds the default value on creation for the cumulative field.
 	balance.DefaultCumulative = balanceDescCumulative.Default.(int64)
+	issuedrewardFields := schema.IssuedReward{}.Fields()
+	_ = issuedrewardFields
+	// issuedrewardDescAmount is the schema descriptor for amount field.
+	issuedrewardDescAmount := issuedrewardFields[8].Descriptor()
+	// issuedreward.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	issuedreward.AmountValidator = issuedrewardDescAmount.Validators[0].(func(int64) error)
+	// issuedrewardDescSettled is the schema descriptor for settled field.
+	issuedrewardDescSettled := issuedrewardFields[11].Descriptor()
+	// issuedreward.DefaultSettled holds the default value on creation for the settled field.
+	issuedreward.DefaultSettled = issuedrewardDescSettled.Default.(bool)
+	// issuedrewardDescRecordedAt is the schema descriptor for recorded_at field.
+	issuedrewardDescRecordedAt := issuedrewardFields[12].Descriptor()
+	// issuedreward.DefaultRecordedAt holds the default value on creation for the recorded_at field.
+	issuedreward.DefaultRecordedAt = issuedrewardDescRecordedAt.Default.(func() time.Time)
 	ledgerentryMixin := schema.LedgerEntry{}.Mixin()
 	ledgerentryHooks := schema.LedgerEntry{}.Hooks()
 	ledgerentry.Hooks[0] = ledgerentryHooks[0]
@@ -206,6 +223,12 @@ func init() {
 	redpacketgrabDescAmount := redpacketgrabFields[3].Descriptor()
 	// redpacketgrab.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
 	redpacketgrab.AmountValidator = redpacketgrabDescAmount.Validators[0].(func(int64) error)
+	redisepochFields := schema.RedisEpoch{}.Fields()
+	_ = redisepochFields
+	// redisepochDescInstance is the schema descriptor for instance field.
+	redisepochDescInstance := redisepochFields[6].Descriptor()
+	// redisepoch.DefaultInstance holds the default value on creation for the instance field.
+	redisepoch.DefaultInstance = redisepochDescInstance.Default.(string)
 	rewardorderFields := schema.RewardOrder{}.Fields()
 	_ = rewardorderFields
 	// rewardorderDescAmount is the schema descriptor for amount field.
@@ -259,6 +282,14 @@ func init() {
 	scene.DefaultUpdatedAt = sceneDescUpdatedAt.Default.(func() time.Time)
 	// scene.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	scene.UpdateDefaultUpdatedAt = sceneDescUpdatedAt.UpdateDefault.(func() time.Time)
+	simulatedpayoutFields := schema.SimulatedPayout{}.Fields()
+	_ = simulatedpayoutFields
+	// simulatedpayoutDescUpdatedAt is the schema descriptor for updated_at field.
+	simulatedpayoutDescUpdatedAt := simulatedpayoutFields[6].Descriptor()
+	// simulatedpayout.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	simulatedpayout.DefaultUpdatedAt = simulatedpayoutDescUpdatedAt.Default.(func() time.Time)
+	// simulatedpayout.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	simulatedpayout.UpdateDefaultUpdatedAt = simulatedpayoutDescUpdatedAt.UpdateDefault.(func() time.Time)
 	switchstateFields := schema.SwitchState{}.Fields()
 	_ = switchstateFields
 	// switchstateDescUpdatedBy is the schema descriptor for updated_by field.
@@ -284,7 +315,7 @@ func init() {
 	// withdrawal.DefaultAttempts holds the default value on creation for the attempts field.
 	withdrawal.DefaultAttempts = withdrawalDescAttempts.Default.(int)
 	// withdrawalDescUpdatedAt is the schema descriptor for updated_at field.
-	withdrawalDescUpdatedAt := withdrawalFields[11].Descriptor()
+	withdrawalDescUpdatedAt := withdrawalFields[12].Descriptor()
 	// withdrawal.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	withdrawal.DefaultUpdatedAt = withdrawalDescUpdatedAt.Default.(func() time.Time)
 	// withdrawal.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.

@@ -29,6 +29,10 @@ func (Withdrawal) Fields() []ent.Field {
 		// a worker claims a row by moving claimed_until forward in a conditional update.
 		field.Time("next_attempt_at"),
 		field.Time("claimed_until").Optional().Nillable(),
+		// outcome_unknown_since is set when a payout call ended without an answer (a timeout, a
+		// transport error): the provider may have paid, so the withdrawal stays PROCESSING until
+		// a status lookup says paid or refused.
+		field.Time("outcome_unknown_since").Optional().Nillable(),
 		field.Time("created_at").Immutable(),
 		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now),
 	}
@@ -41,5 +45,6 @@ func (Withdrawal) Indexes() []ent.Index {
 		index.Fields("activity_id", "act_id", "created_at", "id"),
 		index.Fields("act_id", "created_at"),
 		index.Fields("status", "next_attempt_at"),
+		index.Fields("status", "outcome_unknown_since"),
 	}
 }

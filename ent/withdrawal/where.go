@@ -104,6 +104,11 @@ func ClaimedUntil(v time.Time) predicate.Withdrawal {
 	return predicate.Withdrawal(sql.FieldEQ(FieldClaimedUntil, v))
 }
 
+// OutcomeUnknownSince applies equality check predicate on the "outcome_unknown_since" field. It's identical to OutcomeUnknownSinceEQ.
+func OutcomeUnknownSince(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEQ(FieldOutcomeUnknownSince, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Withdrawal {
 	return predicate.Withdrawal(sql.FieldEQ(FieldCreatedAt, v))
@@ -537,6 +542,56 @@ func ClaimedUntilIsNil() predicate.Withdrawal {
 // ClaimedUntilNotNil applies the NotNil predicate on the "claimed_until" field.
 func ClaimedUntilNotNil() predicate.Withdrawal {
 	return predicate.Withdrawal(sql.FieldNotNull(FieldClaimedUntil))
+}
+
+// OutcomeUnknownSinceEQ applies the EQ predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceEQ(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEQ(FieldOutcomeUnknownSince, v))
+}
+
+// OutcomeUnknownSinceNEQ applies the NEQ predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceNEQ(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNEQ(FieldOutcomeUnknownSince, v))
+}
+
+// OutcomeUnknownSinceIn applies the In predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceIn(vs ...time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldIn(FieldOutcomeUnknownSince, vs...))
+}
+
+// OutcomeUnknownSinceNotIn applies the NotIn predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceNotIn(vs ...time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNotIn(FieldOutcomeUnknownSince, vs...))
+}
+
+// OutcomeUnknownSinceGT applies the GT predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceGT(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldGT(FieldOutcomeUnknownSince, v))
+}
+
+// OutcomeUnknownSinceGTE applies the GTE predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceGTE(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldGTE(FieldOutcomeUnknownSince, v))
+}
+
+// OutcomeUnknownSinceLT applies the LT predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceLT(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldLT(FieldOutcomeUnknownSince, v))
+}
+
+// OutcomeUnknownSinceLTE applies the LTE predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceLTE(v time.Time) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldLTE(FieldOutcomeUnknownSince, v))
+}
+
+// OutcomeUnknownSinceIsNil applies the IsNil predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceIsNil() predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldIsNull(FieldOutcomeUnknownSince))
+}
+
+// OutcomeUnknownSinceNotNil applies the NotNil predicate on the "outcome_unknown_since" field.
+func OutcomeUnknownSinceNotNil() predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNotNull(FieldOutcomeUnknownSince))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -32,6 +32,8 @@ const (
 	FieldNextAttemptAt = "next_attempt_at"
 	// FieldClaimedUntil holds the string denoting the claimed_until field in the database.
 	FieldClaimedUntil = "claimed_until"
+	// FieldOutcomeUnknownSince holds the string denoting the outcome_unknown_since field in the database.
+	FieldOutcomeUnknownSince = "outcome_unknown_since"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -52,6 +54,7 @@ var Columns = []string{
 	FieldAttempts,
 	FieldNextAttemptAt,
 	FieldClaimedUntil,
+	FieldOutcomeUnknownSince,
 	FieldCreatedAt,
 	FieldUpdatedAt,
 }
@@ -157,6 +160,11 @@ func ByNextAttemptAt(opts ...sql.OrderTermOption) OrderOption {
 // ByClaimedUntil orders the results by the claimed_until field.
 func ByClaimedUntil(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClaimedUntil, opts...).ToFunc()
+}
+
+// ByOutcomeUnknownSince orders the results by the outcome_unknown_since field.
+func ByOutcomeUnknownSince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOutcomeUnknownSince, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

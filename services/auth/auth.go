@@ -3,7 +3,10 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -66,21 +69,52 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
+// Lifetimes bound how far in the future a bearer token's exp may lie: a stolen token is
+// worth only as long as it lives.
+type Lifetimes struct {
+	// Max applies to every token but a service token.
+	Max time.Duration
+	// Service applies to service tokens, whose roles are only issuer or viewer: activity
+	// backends and Prometheus, which keep a token in their configuration. A token that can
+	// act for a user or change anything is never one.
+	Service time.Duration
+}
+
+// DefaultLifetimes allow 24 hours for every token.
+func DefaultLifetimes() Lifetimes { return Lifetimes{Max: 24 * time.Hour, Service: 24 * time.Hour} }
+
 // Verifier checks bearer tokens with one HS256 secret.
 type Verifier struct {
 	secret []byte
 	parser *jwt.Parser
+	life   Lifetimes
+	now    func() time.Time
 }
 
-// NewVerifier returns a Verifier for secret.
-func NewVerifier(secret string) *Verifier {
+// leeway is the clock skew tolerated between the token's minter and this server.
+const leeway = 5 * time.Second
+
+// NewVerifier returns a Verifier for secret whose tokens may live at most life (zero fields:
+// the defaults).
+func NewVerifier(secret string, life Lifetimes) *Verifier {
+	def := DefaultLifetimes()
+	if life.Max <= 0 {
+		life.Max = def.Max
+	}
+	if life.Service <= 0 {
+		life.Service = def.Service
+	}
 	return &Verifier{
 		secret: []byte(secret),
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second)),
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(leeway)),
+		life:   life,
+		now:    time.Now,
 	}
 }
 
-// Verify parses a bearer token into a Principal; any flaw is UNAUTHENTICATED.
+// Verify parses a bearer token into a Principal; any flaw is UNAUTHENTICATED: a bad signature,
+// an exp that is not a number, in the past or further ahead than the token's lifetime allows,
+// a roles claim that is present but empty or not a list of names, no act_id.
 func (v *Verifier) Verify(token string) (*Principal, error) {
 	var c Claims
 	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.secret, nil })
@@ -91,12 +125,27 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		}
 		return nil, errs.E(errs.Unauthenticated, "%s", msg)
 	}
+	if err := checkRawClaims(token); err != nil {
+		return nil, err
+	}
 	if c.ActID <= 0 {
 		return nil, errs.E(errs.Unauthenticated, "bearer token has no act_id")
 	}
 	roles := c.Roles
-	if len(roles) == 0 {
+	if roles == nil {
 		roles = []string{RoleUser}
+	}
+	for _, r := range roles {
+		if r == "" {
+			return nil, errs.E(errs.Unauthenticated, "bearer token roles must be role names")
+		}
+	}
+	max := v.life.Max
+	if isService(roles) {
+		max = v.life.Service
+	}
+	if left := c.ExpiresAt.Time.Sub(v.now()); left > max+leeway {
+		return nil, errs.E(errs.Unauthenticated, "bearer token lives too long: exp may be at most %s ahead", max)
 	}
 	if c.AppID < 1 || c.AppID > 8 {
 		// Apps are 1..8; admin and issuer tokens may come from tools outside the apps.
@@ -105,6 +154,44 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		}
 	}
 	return &Principal{ActID: c.ActID, AppID: c.AppID, Roles: roles}, nil
+}
+
+// isService reports whether roles are a service token's: only issuer and viewer.
+func isService(roles []string) bool {
+	for _, r := range roles {
+		if r != RoleIssuer && r != RoleViewer {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRawClaims checks what the JWT library is lenient about, on the signed payload itself:
+// exp must be a JSON number (not a string), and roles, when present, a non-empty list (an
+// empty list or null must not quietly mean "user").
+func checkRawClaims(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errs.E(errs.Unauthenticated, "invalid bearer token")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return errs.E(errs.Unauthenticated, "invalid bearer token")
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return errs.E(errs.Unauthenticated, "invalid bearer token")
+	}
+	if exp := bytes.TrimSpace(raw["exp"]); len(exp) == 0 || !(exp[0] >= '0' && exp[0] <= '9') {
+		return errs.E(errs.Unauthenticated, "bearer token exp must be a number of seconds")
+	}
+	if r, ok := raw["roles"]; ok {
+		var roles []string
+		if err := json.Unmarshal(r, &roles); err != nil || len(roles) == 0 {
+			return errs.E(errs.Unauthenticated, "bearer token roles must be a non-empty list, or absent (user)")
+		}
+	}
+	return nil
 }
 
 // Mint signs a bearer token; the `token` command and tests use it.

@@ -71,7 +71,7 @@ func setup(t *testing.T, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{world: w, core: wallettest.Core(t, w), db: w.DB, rdb: w.Redis, clock: w.Clock}
-	f.wd = f.withdrawals(t, withdraw.NewSimulatedProvider(0, 0))
+	f.wd = f.withdrawals(t, withdraw.NewSimulatedProvider(w.DB, 0, 0, w.Clock.Now))
 	rp, err := redpacket.New(redpacket.Deps{DB: w.DB, Redis: w.Redis, Settler: f.core, Switches: w.Switches, Now: w.Clock.Now,
 		Log: w.Log, Config: redpacket.Config{TTL: time.Minute}})
 	if err != nil {
@@ -187,9 +187,9 @@ func (f *fixture) scenario(t *testing.T) scenario {
 		return w.ID
 	}
 	withdrawOf(1, 1_000, "paid")
-	f.payouts(t, withdraw.NewSimulatedProvider(0, 0))
+	f.payouts(t, withdraw.NewSimulatedProvider(f.db, 0, 0, f.clock.Now))
 	withdrawOf(1, 500, "failed")
-	f.payouts(t, withdraw.NewSimulatedProvider(0, 1))
+	f.payouts(t, withdraw.NewSimulatedProvider(f.db, 0, 1, f.clock.Now))
 	sc.processing = withdrawOf(2, 700, "processing")
 
 	send := func(actID, total int64, count int, req string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -16,70 +15,6 @@ import (
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 )
-
-// PayoutRequest is what a payout provider is asked to pay. ID is the withdrawal id, the
-// provider's idempotency key: asking twice pays once.
-type PayoutRequest struct {
-	ID     string
-	ActID  int64
-	Amount int64
-}
-
-// PayoutProvider pays withdrawals out of the platform (to a bank card, a payment app).
-type PayoutProvider interface {
-	// Pay returns nil when paid, an error wrapping ErrPayoutRejected when the payout will
-	// never succeed, any other error when it may succeed on a retry.
-	Pay(ctx context.Context, req PayoutRequest) error
-}
-
-// ErrPayoutRejected marks a final refusal by the provider.
-var ErrPayoutRejected = errors.New("payout rejected")
-
-// SimulatedProvider is the built-in provider: it pays after Latency and rejects a
-// FailureRate share of payouts, remembering each answer so a retry gets the same one.
-type SimulatedProvider struct {
-	Latency     time.Duration
-	FailureRate float64
-	mu          sync.Mutex
-	answers     map[string]error
-	paid        map[string]int64
-}
-
-// NewSimulatedProvider returns a provider with the given latency and failure rate.
-func NewSimulatedProvider(latency time.Duration, failureRate float64) *SimulatedProvider {
-	return &SimulatedProvider{Latency: latency, FailureRate: failureRate, answers: map[string]error{}, paid: map[string]int64{}}
-}
-
-// Pay implements PayoutProvider.
-func (p *SimulatedProvider) Pay(ctx context.Context, req PayoutRequest) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(p.Latency):
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err, ok := p.answers[req.ID]; ok {
-		return err
-	}
-	var err error
-	if rand.Float64() < p.FailureRate {
-		err = fmt.Errorf("%w: simulated refusal", ErrPayoutRejected)
-	} else {
-		p.paid[req.ID] = req.Amount
-	}
-	p.answers[req.ID] = err
-	return err
-}
-
-// Paid returns how much the provider paid for a withdrawal (tests use it to prove nothing is
-// paid twice).
-func (p *SimulatedProvider) Paid(id string) (int64, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.paid[id]
-	return v, ok
-}
 
 // PayoutConfig paces the payout worker: a burst of withdrawals is accepted at once and paid at
 // the provider's pace.
@@ -93,16 +28,20 @@ type PayoutConfig struct {
 	// ClaimTTL is how long a claimed withdrawal is left to its worker before another may
 	// take it (the first is presumed dead).
 	ClaimTTL time.Duration
-	// MaxAttempts is how many transient failures a payout survives before it fails.
-	MaxAttempts int
+	// CallTimeout bounds one call to the provider; a call cut off by it has an unknown
+	// outcome (the provider may have paid), resolved later by a status lookup.
+	CallTimeout time.Duration
+	// InDoubtAfter is how long an unknown outcome may last before operators are shown it
+	// (payoutsInDoubt, wallet_payouts_in_doubt).
+	InDoubtAfter time.Duration
 	// BreakerOpenFor is how long the payout breaker, once open, waits before a trial payout.
 	BreakerOpenFor time.Duration
 }
 
 // DefaultPayoutConfig pays 50 withdrawals a second with 8 in flight per instance.
 func DefaultPayoutConfig() PayoutConfig {
-	return PayoutConfig{Rate: 50, Concurrency: 8, Poll: 250 * time.Millisecond, ClaimTTL: 30 * time.Second, MaxAttempts: 5,
-		BreakerOpenFor: 5 * time.Second}
+	return PayoutConfig{Rate: 50, Concurrency: 8, Poll: 250 * time.Millisecond, ClaimTTL: 30 * time.Second,
+		BreakerOpenFor: 5 * time.Second, CallTimeout: 15 * time.Second, InDoubtAfter: 5 * time.Minute}
 }
 
 // withDefaults fills the zero fields of c from DefaultPayoutConfig, so a config that sets one
@@ -121,8 +60,11 @@ func (c PayoutConfig) withDefaults() PayoutConfig {
 	if c.ClaimTTL <= 0 {
 		c.ClaimTTL = def.ClaimTTL
 	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = def.MaxAttempts
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = def.CallTimeout
+	}
+	if c.InDoubtAfter <= 0 {
+		c.InDoubtAfter = def.InDoubtAfter
 	}
 	if c.BreakerOpenFor <= 0 {
 		c.BreakerOpenFor = def.BreakerOpenFor
@@ -130,10 +72,10 @@ func (c PayoutConfig) withDefaults() PayoutConfig {
 	return c
 }
 
-// payoutBreaker opens after 5 provider failures in a row; refusals are answers, not failures.
+// payoutBreaker opens after 5 provider failures in a row (refusals are answers, not
+// failures, and never reach it as errors).
 func (s *Service) payoutBreaker() breaker.Settings {
-	return breaker.Settings{ConsecutiveFailures: 5, OpenFor: s.cfg.Payout.BreakerOpenFor,
-		IsFailure: func(err error) bool { return !errors.Is(err, ErrPayoutRejected) }}
+	return breaker.Settings{ConsecutiveFailures: 5, OpenFor: s.cfg.Payout.BreakerOpenFor}
 }
 
 func (s *Service) payoutKick() {
@@ -246,35 +188,81 @@ func (s *Service) releaseClaim(ctx context.Context, id string) {
 	})
 }
 
-// payOne asks the provider to pay one claimed withdrawal and records the outcome.
+// payOne pays one claimed withdrawal and records the outcome. A withdrawal asked for before
+// (an earlier attempt's outcome was unknown, or its worker died mid-call) is looked up first
+// and paid again only when the provider never received it. Only a definite refusal refunds;
+// a timeout or a transport error leaves the withdrawal PROCESSING with its outcome unknown.
 func (s *Service) payOne(ctx context.Context, w *ent.Withdrawal) {
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err := s.breakers.Do("payout", s.payoutBreaker(), func() error {
-		return s.provider.Pay(pctx, PayoutRequest{ID: w.ID, ActID: w.ActID, Amount: w.Amount})
-	})
-	cancel()
+	var err error
+	status := PayoutUnknown
+	if w.OutcomeUnknownSince != nil || w.Attempts > 1 {
+		status, err = s.callProvider(ctx, func(ctx context.Context) (PayoutStatus, error) { return s.provider.Status(ctx, w.ID) })
+	}
+	if err == nil && status == PayoutUnknown {
+		status, err = s.callProvider(ctx, func(ctx context.Context) (PayoutStatus, error) {
+			switch err := s.provider.Pay(ctx, PayoutRequest{ID: w.ID, ActID: w.ActID, Amount: w.Amount}); {
+			case err == nil:
+				return PayoutPaid, nil
+			case errors.Is(err, ErrPayoutRejected):
+				return PayoutRejected, nil
+			default:
+				return PayoutUnknown, err
+			}
+		})
+	}
 	switch {
 	case errors.Is(err, breaker.ErrOpen):
-		// The provider is down: wait for the breaker without spending one of the attempts.
+		// The provider is down: wait for the breaker without spending an attempt.
 		err = s.db.WriteTx(ctx, func(tx *ent.Tx) error {
 			return tx.Withdrawal.UpdateOneID(w.ID).ClearClaimedUntil().AddAttempts(-1).
 				SetNextAttemptAt(store.Time(s.now().Add(s.cfg.Payout.BreakerOpenFor))).Exec(ctx)
 		})
-	case err == nil:
+	case err != nil || status == PayoutPending:
+		// Outcome unknown (or still being decided): ask again later, never refund on it.
+		reason := "pending at the provider"
+		if err != nil {
+			reason = err.Error()
+			s.log.Warn("payout outcome unknown", "withdrawal", w.ID, "attempt", w.Attempts, "err", err)
+		}
+		err = s.markUnknown(ctx, w, reason)
+	case status == PayoutPaid:
 		err = s.finishPayout(ctx, w, true, "")
-	case errors.Is(err, ErrPayoutRejected) || w.Attempts >= s.cfg.Payout.MaxAttempts:
-		err = s.finishPayout(ctx, w, false, err.Error())
-	default:
-		backoff := time.Duration(1<<min(w.Attempts, 6)) * time.Second
-		err = s.db.WriteTx(ctx, func(tx *ent.Tx) error {
-			return tx.Withdrawal.UpdateOneID(w.ID).ClearClaimedUntil().SetNextAttemptAt(store.Time(s.now().Add(backoff))).Exec(ctx)
-		})
+	case status == PayoutRejected:
+		err = s.finishPayout(ctx, w, false, "refused by the payout provider")
 	}
 	if err != nil {
-		// The claim expires and another attempt asks the provider again, which answers the
-		// same for the same withdrawal id.
+		// The claim expires and another attempt looks the payout up again.
 		s.log.Error("record payout outcome", "withdrawal", w.ID, "err", err)
 	}
+}
+
+// callProvider runs one provider call under the call timeout and the payout breaker. An
+// error means the outcome is unknown (a refusal is an answer, not an error).
+func (s *Service) callProvider(ctx context.Context, call func(context.Context) (PayoutStatus, error)) (PayoutStatus, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.Payout.CallTimeout)
+	defer cancel()
+	status := PayoutUnknown
+	err := s.breakers.Do("payout", s.payoutBreaker(), func() error {
+		var err error
+		status, err = call(cctx)
+		return err
+	})
+	return status, err
+}
+
+// markUnknown records that a payout's outcome is not known yet and schedules the next look,
+// backing off up to a minute.
+func (s *Service) markUnknown(ctx context.Context, w *ent.Withdrawal, reason string) error {
+	now := s.now()
+	backoff := min(time.Duration(1<<min(w.Attempts, 6))*time.Second, time.Minute)
+	return s.db.WriteTx(ctx, func(tx *ent.Tx) error {
+		u := tx.Withdrawal.Update().Where(withdrawal.ID(w.ID), withdrawal.StatusEQ(withdrawal.StatusPROCESSING)).
+			ClearClaimedUntil().SetNextAttemptAt(store.Time(now.Add(backoff))).SetFailureReason(reason)
+		if w.OutcomeUnknownSince == nil {
+			u.SetOutcomeUnknownSince(store.Time(now))
+		}
+		return u.Exec(ctx)
+	})
 }
 
 // finishPayout moves a withdrawal to SUCCEEDED (clearing → paid out) or FAILED (clearing →
@@ -286,7 +274,7 @@ func (s *Service) finishPayout(ctx context.Context, w *ent.Withdrawal, ok bool, 
 			status = withdrawal.StatusFAILED
 		}
 		n, err := tx.Withdrawal.Update().Where(withdrawal.ID(w.ID), withdrawal.StatusEQ(withdrawal.StatusPROCESSING)).
-			SetStatus(status).SetFailureReason(reason).ClearClaimedUntil().Save(ctx)
+			SetStatus(status).SetFailureReason(reason).ClearClaimedUntil().ClearOutcomeUnknownSince().Save(ctx)
 		if err != nil {
 			return fmt.Errorf("finish withdrawal: %w", err)
 		}

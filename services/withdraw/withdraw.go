@@ -112,11 +112,15 @@ type Withdrawal struct {
 	Status         string
 	FailureReason  string
 	CreatedAt      time.Time
+	// Attempts is how many times the payout worker took it up.
+	Attempts int
+	// OutcomeUnknownSince is set while a payout call's outcome is unknown (nil otherwise).
+	OutcomeUnknownSince *time.Time
 }
 
 func withdrawalFrom(w *ent.Withdrawal) *Withdrawal {
 	return &Withdrawal{ID: w.ID, ActivityID: w.ActivityID, ActID: w.ActID, Amount: w.Amount, Status: string(w.Status),
-		FailureReason: w.FailureReason, CreatedAt: w.CreatedAt}
+		FailureReason: w.FailureReason, CreatedAt: w.CreatedAt, Attempts: w.Attempts, OutcomeUnknownSince: w.OutcomeUnknownSince}
 }
 
 // Input is one withdrawal request.

@@ -44,7 +44,7 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	w := testworld.New(t, testworld.Options{RedisDB: testenv.DBFeatures, Postgres: onPostgres})
 	f := &fixture{w: w, core: wallettest.Core(t, w)}
-	f.s = mustNew(t, f.deps(NewSimulatedProvider(time.Millisecond, 0)))
+	f.s = mustNew(t, f.deps(NewSimulatedProvider(f.w.DB, time.Millisecond, 0, time.Now)))
 	return f
 }
 
@@ -126,7 +126,7 @@ func (f *fixture) checkClearing(t *testing.T) {
 
 func TestNewRequiresEveryDependency(t *testing.T) {
 	f := setup(t)
-	full := f.deps(NewSimulatedProvider(time.Millisecond, 0))
+	full := f.deps(NewSimulatedProvider(f.w.DB, time.Millisecond, 0, time.Now))
 	if s, err := New(full); err != nil || s == nil {
 		t.Fatalf("New with every dependency = %v, %v", s, err)
 	}
@@ -335,7 +335,7 @@ func mustActID(t *testing.T, f *fixture, id string) int64 {
 func TestPayoutSucceeds(t *testing.T) {
 	f := setup(t)
 	f.fund(t, 26, 1000)
-	p := NewSimulatedProvider(time.Millisecond, 0)
+	p := NewSimulatedProvider(f.w.DB, time.Millisecond, 0, time.Now)
 	f.s = mustNew(t, f.deps(p))
 	stop := runPayouts(t, f.s)
 	defer stop()
@@ -344,7 +344,7 @@ func TestPayoutSucceeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitWithdrawal(t, w.ID, Succeeded)
-	if paid, ok := p.Paid(w.ID); !ok || paid != 600 {
+	if paid, ok := p.Paid(context.Background(), w.ID); !ok || paid != 600 {
 		t.Fatalf("provider paid %d, %v", paid, ok)
 	}
 	if b := f.wallet(t, 26); b.Balance != 400 {
@@ -357,7 +357,7 @@ func TestPayoutSucceeds(t *testing.T) {
 func TestFailedPayoutRestoresBalance(t *testing.T) {
 	f := setup(t)
 	f.fund(t, 27, 1000)
-	f.s = mustNew(t, f.deps(NewSimulatedProvider(time.Millisecond, 1)))
+	f.s = mustNew(t, f.deps(NewSimulatedProvider(f.w.DB, time.Millisecond, 1, time.Now)))
 	stop := runPayouts(t, f.s)
 	defer stop()
 	w, _, err := f.withdraw(27, 600, "will-fail")
@@ -380,21 +380,47 @@ func TestFailedPayoutRestoresBalance(t *testing.T) {
 	f.checkClearing(t)
 }
 
-// flakyProvider fails transiently a few times, then pays; it counts calls per withdrawal.
+// flakyProvider fails transiently a few times before a request reaches it (a transport
+// error: it never saw the request), then pays; it counts calls per withdrawal and answers
+// status lookups truthfully.
 type flakyProvider struct {
 	mu       sync.Mutex
 	failures int
 	calls    map[string]int
+	paid     map[string]bool
+	// down, while set, makes every call fail before it reaches the provider (an outage).
+	down atomic.Bool
 }
 
+var errUnreachable = errors.New("provider unreachable")
+
 func (p *flakyProvider) Pay(_ context.Context, req PayoutRequest) error {
+	if p.down.Load() {
+		return errUnreachable
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls[req.ID]++
 	if p.calls[req.ID] <= p.failures {
-		return errors.New("provider timeout")
+		return errUnreachable
 	}
+	if p.paid == nil {
+		p.paid = map[string]bool{}
+	}
+	p.paid[req.ID] = true
 	return nil
+}
+
+func (p *flakyProvider) Status(_ context.Context, id string) (PayoutStatus, error) {
+	if p.down.Load() {
+		return PayoutUnknown, errUnreachable
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paid[id] {
+		return PayoutPaid, nil
+	}
+	return PayoutUnknown, nil
 }
 
 // callsFor is how many times the provider was asked to pay id.
@@ -476,6 +502,8 @@ func (p *countingProvider) Pay(context.Context, PayoutRequest) error {
 	return nil
 }
 
+func (p *countingProvider) Status(context.Context, string) (PayoutStatus, error) { return PayoutPaid, nil }
+
 func (p *countingProvider) started() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -553,11 +581,12 @@ func TestWithdrawalBurstIsAcceptedAtOnceAndPaidAtThePacedRate(t *testing.T) {
 func TestPayoutBreakerOpensAndRecovers(t *testing.T) {
 	f := setup(t)
 	reg := breaker.NewRegistry(nil)
-	p := &flakyProvider{failures: 4, calls: map[string]int{}}
+	// The provider is down (its status lookups too) until the breaker has opened.
+	p := &flakyProvider{calls: map[string]int{}}
+	p.down.Store(true)
 	d := f.deps(p)
 	d.Breakers = reg
 	d.Config.Payout.BreakerOpenFor = 300 * time.Millisecond
-	d.Config.Payout.MaxAttempts = 100
 	f.s = mustNew(t, d)
 	state := func() string {
 		if st := reg.States(); len(st) > 0 {
@@ -585,6 +614,7 @@ func TestPayoutBreakerOpensAndRecovers(t *testing.T) {
 		f.w.Clock.Add(time.Minute)
 		time.Sleep(10 * time.Millisecond)
 	}
+	p.down.Store(false)
 	// It recovers: trial payouts go through once the provider answers, and every withdrawal
 	// is paid once, none failed for lack of attempts.
 	for _, id := range ids {
@@ -605,6 +635,11 @@ func TestPayoutBreakerOpensAndRecovers(t *testing.T) {
 	}
 	if st := state(); st != "closed" {
 		t.Fatalf("breaker %s after recovery", st)
+	}
+	for _, id := range ids {
+		if n := p.callsFor(id); n != 1 {
+			t.Fatalf("withdrawal %s reached the provider %d times, want once", id, n)
+		}
 	}
 	f.checkClearing(t)
 }
