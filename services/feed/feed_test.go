@@ -48,7 +48,7 @@ func setup(t *testing.T) *fixture {
 	w := testworld.New(t, testworld.Options{RedisDB: testenv.DBFeatures, Postgres: onPostgres})
 	core := wallettest.Core(t, w)
 	wd, err := withdraw.New(withdraw.Deps{DB: w.DB, Settler: core, Switches: w.Switches, Breakers: w.Breakers,
-		Provider: withdraw.NewSimulatedProvider(0, 0), Now: w.Clock.Now, Log: w.Log})
+		Provider: withdraw.NewSimulatedProvider(w.DB, 0, 0, w.Clock.Now), Now: w.Clock.Now, Log: w.Log})
 	if err != nil {
 		t.Fatal(err)
 	}
