@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -84,6 +85,36 @@ type dbLock struct {
 // ends.
 func lockDB(t testing.TB, db int) {
 	t.Helper()
+	release, err := acquireDB(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+}
+
+// HoldRedis empties database db and holds its lock until release is called: for a package's
+// TestMain whose examples (which have no *testing.T) use Redis.
+func HoldRedis(db int) (url string, release func(), err error) {
+	if db < 1 || db > 8 {
+		return "", nil, fmt.Errorf("tests use redis databases 1..8, not %d", db)
+	}
+	if release, err = acquireDB(db); err != nil {
+		return "", nil, err
+	}
+	c := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: db})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		release()
+		return "", nil, fmt.Errorf("redis at %s db %d: %w", RedisAddr(), db, err)
+	}
+	return RedisURL(db), release, nil
+}
+
+// acquireDB takes this process's share of database db's lock, taking the file lock when it is
+// the first; release gives the share back.
+func acquireDB(db int) (release func(), err error) {
 	dbLocks.Lock()
 	defer dbLocks.Unlock()
 	l := dbLocks.held[db]
@@ -91,17 +122,17 @@ func lockDB(t testing.TB, db int) {
 		name := filepath.Join(os.TempDir(), "wallet-test-redis-"+strings.NewReplacer(":", "_", "/", "_").Replace(RedisAddr())+"-"+itoa(db)+".lock")
 		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
 		if err != nil {
-			t.Fatalf("redis db %d lock: %v", db, err)
+			return nil, fmt.Errorf("redis db %d lock: %w", db, err)
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
-			t.Fatalf("redis db %d lock: %v", db, err)
+			return nil, fmt.Errorf("redis db %d lock: %w", db, err)
 		}
 		l = &dbLock{f: f}
 		dbLocks.held[db] = l
 	}
 	l.users++
-	t.Cleanup(func() {
+	return func() {
 		dbLocks.Lock()
 		defer dbLocks.Unlock()
 		if l.users--; l.users == 0 {
@@ -109,7 +140,7 @@ func lockDB(t testing.TB, db int) {
 			l.f.Close()
 			delete(dbLocks.held, db)
 		}
-	})
+	}, nil
 }
 
 // RedisURL is the redis:// URL of database db.
