@@ -152,7 +152,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.wallet.StatsCollector(), a.withdrawals.InDoubtCollector(),
+		a.wallet.StatsCollector(), a.wallet.BacklogCollector(), a.withdrawals.InDoubtCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wallet_switch_config_version", Help: "The switchboard version this instance runs."},
 			func() float64 { return float64(a.switches.Version()) }))
 	return a, nil

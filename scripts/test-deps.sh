@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure this machine (Debian 12) has what `make test` needs, and says what it had to do:
-#   - packages: redis-server, postgresql, chromium, make, gcc and libc6-dev (cgo: SQLite, -race),
+#   - packages: redis-server, postgresql, chromium, prometheus (promtool), make, gcc and libc6-dev
+#     (cgo: SQLite, -race),
 #     installed with apt-get only when missing;
 #   - Redis answering PING at 127.0.0.1:6379 (tests use databases 1..8);
 #   - PostgreSQL accepting passwordless TCP connections from 127.0.0.1:5432 as user postgres.
@@ -36,6 +37,7 @@ missing=()
 { have pg_isready && have psql && have pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; } ||
 	missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+have promtool || missing+=(prometheus) # promtool runs the alert rules' unit tests
 have make || missing+=(make)
 have gcc || missing+=(gcc)
 # gcc only recommends the C library headers, and --no-install-recommends skips them; cgo needs them.
