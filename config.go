@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/springwallet/wallet/graph/gqlhttp"
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/withdraw"
 )
@@ -36,6 +37,9 @@ type config struct {
 	// PayoutLatency and PayoutFailureRate tune the built-in simulated payout provider.
 	PayoutLatency     time.Duration
 	PayoutFailureRate float64
+	// MaxBodyBytes bounds a GraphQL request body (WALLET_MAX_BODY_BYTES; 0 in a config built
+	// by hand means gqlhttp.DefaultMaxBodyBytes).
+	MaxBodyBytes int64
 	// PlaygroundOff keeps the GraphiQL playgrounds off whatever the switch says
 	// (WALLET_PLAYGROUND=off, for production).
 	PlaygroundOff bool
@@ -71,6 +75,7 @@ func configFrom(getenv func(string) string) (config, error) {
 		Withdraw:      withdraw.DefaultLimits(),
 		PayoutLatency: 500 * time.Millisecond,
 		TokenLife:     auth.DefaultLifetimes(),
+		MaxBodyBytes:  gqlhttp.DefaultMaxBodyBytes,
 	}
 	var errs []error
 	add := func(err error) {
@@ -109,6 +114,7 @@ func configFrom(getenv func(string) string) (config, error) {
 
 	add(envDuration(getenv, "WALLET_PAYOUT_LATENCY", &c.PayoutLatency))
 	add(envRate(getenv, "WALLET_PAYOUT_FAILURE_RATE", &c.PayoutFailureRate))
+	add(envBytes(getenv, "WALLET_MAX_BODY_BYTES", minBodyBytes, maxBodyBytes, &c.MaxBodyBytes))
 	add(envLifetime(getenv, "WALLET_TOKEN_MAX_TTL", &c.TokenLife.Max))
 	add(envLifetime(getenv, "WALLET_SERVICE_TOKEN_MAX_TTL", &c.TokenLife.Service))
 
@@ -147,6 +153,31 @@ func envFen(getenv func(string) string, name string, dst *int64) error {
 		return fmt.Errorf("%s=%q: not a whole number of fen", name, v)
 	case n <= 0:
 		return fmt.Errorf("%s=%q: must be at least 1 fen", name, v)
+	}
+	*dst = n
+	return nil
+}
+
+// The range WALLET_MAX_BODY_BYTES may take: below 1 KiB a GraphiQL introspection request does
+// not fit; above 64 MiB the limit no longer protects anything.
+const (
+	minBodyBytes = 1 << 10
+	maxBodyBytes = 64 << 20
+)
+
+// envBytes sets *dst to the whole number of bytes in variable name, when it is set, refusing
+// one outside [lo, hi].
+func envBytes(getenv func(string) string, name string, lo, hi int64, dst *int64) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return fmt.Errorf("%s=%q: not a whole number of bytes", name, v)
+	}
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("%s=%q: must be between %d and %d bytes", name, v, lo, hi)
 	}
 	*dst = n
 	return nil

@@ -25,6 +25,7 @@ var configVariables = []string{
 	"WALLET_RATE_LIMIT", "WALLET_DEMO_DATA", "WALLET_WITHDRAW_MIN", "WALLET_WITHDRAW_MAX",
 	"WALLET_WITHDRAW_DAILY", "WALLET_PAYOUT_LATENCY", "WALLET_PAYOUT_FAILURE_RATE",
 	"WALLET_TOKEN_MAX_TTL", "WALLET_SERVICE_TOKEN_MAX_TTL", "WALLET_PLAYGROUND", "WALLET_METRICS",
+	"WALLET_MAX_BODY_BYTES",
 }
 
 // TestConfigFromEnv checks each kind of variable three ways: a bad value is an error naming
@@ -82,6 +83,13 @@ func TestConfigFromEnv(t *testing.T) {
 			good: map[string]any{"0.25": 0.25, "1": 1.0, "0": 0.0},
 			def:  0.0,
 			get:  func(c config) any { return c.PayoutFailureRate },
+		},
+		{
+			kind: "bytes", name: "WALLET_MAX_BODY_BYTES",
+			bad:  []string{"256KiB", "1.5", "-1", "0", "1023", "67108865", "99999999999999999999", " 4096"},
+			good: map[string]any{"1024": int64(1024), "1048576": int64(1 << 20), "67108864": int64(64 << 20)},
+			def:  int64(256 << 10),
+			get:  func(c config) any { return c.MaxBodyBytes },
 		},
 		{
 			kind: "on/off", name: "WALLET_RATE_LIMIT",
@@ -203,7 +211,7 @@ func TestConfigDefaults(t *testing.T) {
 		w := c.Withdraw
 		if c.Port != "8080" || c.DatabaseURL != "" || c.RedisURL != "" || c.TokenKey != "" || c.DataDir != "data" ||
 			!c.Seed || c.RateLimitOff || c.PayoutLatency != 500*time.Millisecond || c.PayoutFailureRate != 0 ||
-			w.Min != 10 || w.Max != 500_000 || w.Daily != 1_000_000 || w.Day == nil {
+			w.Min != 10 || w.Max != 500_000 || w.Daily != 1_000_000 || w.Day == nil || c.MaxBodyBytes != 256<<10 {
 			t.Errorf("%s: config = %+v", name, c)
 		}
 	}
@@ -240,6 +248,7 @@ func TestConfigReportsEveryBadVariable(t *testing.T) {
 		"PORT":                       "http",
 		"DATABASE_URL":               "mysql://db",
 		"REDIS_URL":                  "http://cache",
+		"WALLET_MAX_BODY_BYTES":      "lots",
 	}
 	_, err := configFrom(envMap(bad))
 	if err == nil {

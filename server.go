@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,7 +40,9 @@ import (
 	"github.com/springwallet/wallet/services/feed"
 	"github.com/springwallet/wallet/services/lifecycle"
 	"github.com/springwallet/wallet/services/reconcile"
+	"github.com/springwallet/wallet/services/redisconn"
 	"github.com/springwallet/wallet/services/redpacket"
+	"github.com/springwallet/wallet/services/seal"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/token"
@@ -65,12 +68,50 @@ func main() {
 		log.Error("invalid configuration, not starting", "err", err)
 		os.Exit(2)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "verify-ledger" {
+		os.Exit(verifyLedgerCommand(context.Background(), cfg, os.Args[2:], os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("wallet server stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// verifyLedgerCommand checks one activity's hash-chained ledger against the database named
+// by the environment and the latest signed seal: exit 0 when intact, 1 naming the first broken
+// entry, 2 when it could not check.
+func verifyLedgerCommand(ctx context.Context, cfg config, args []string, out io.Writer) int {
+	fs := flag.NewFlagSet("verify-ledger", flag.ContinueOnError)
+	fs.SetOutput(out)
+	act := fs.String("activity", "", "the (child) activity whose ledger to verify")
+	if err := fs.Parse(args); err != nil || *act == "" {
+		fmt.Fprintln(out, "usage: verify-ledger --activity ID")
+		return 2
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		fmt.Fprintln(out, "verify-ledger:", err)
+		return 2
+	}
+	defer db.Close()
+	signer, err := token.LoadSigner(cfg.TokenKey, filepath.Join(cfg.DataDir, "token.key"))
+	if err != nil {
+		fmt.Fprintln(out, "verify-ledger:", err)
+		return 2
+	}
+	rep, err := seal.New(db, signer, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil))).Verify(ctx, *act)
+	if err != nil {
+		fmt.Fprintln(out, "verify-ledger:", err)
+		return 2
+	}
+	if !rep.OK {
+		fmt.Fprintf(out, "BROKEN %s: entry %d: %s\n", *act, rep.BrokenEntry, rep.Reason)
+		return 1
+	}
+	fmt.Fprintf(out, "OK %s: %d chained entries intact\n", *act, rep.Entries)
+	return 0
 }
 
 // tokenCommand prints a development bearer token signed with WALLET_JWT_SECRET (or the
@@ -116,10 +157,14 @@ type app struct {
 	feed        *feed.Service
 	announce    *announce.Service
 	reconcile   *reconcile.Service
+	seals       *seal.Service
 	reg         *prometheus.Registry
 	ready       atomic.Bool
 	workers     *lifecycle.Group
 }
+
+// ledgerSealInterval is how often every activity whose ledger moved gets a signed seal.
+const ledgerSealInterval = 5 * time.Minute
 
 // shutdownTimeout bounds how long stopping waits for the background workers (the settlement
 // batch and payouts in hand carry deadlines of their own, shorter than this).
@@ -209,12 +254,13 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	a.announce = announce.New(a.db, a.catalog, a.switches, log, now)
+	a.seals = seal.New(a.db, a.signer, now, log)
 	a.reconcile = reconcile.New(a.db, a.wallet, a.catalog, now, log, reconcile.DefaultConfig())
 	return nil
 }
 
-// openRedis connects to REDIS_URL: one address is a single Redis, several comma-separated
-// addresses are a Redis Cluster, none starts an in-process Redis for development.
+// openRedis connects to REDIS_URL (package redisconn); none starts an in-process Redis for
+// development.
 func openRedis(raw string) (redis.UniversalClient, *miniredis.Miniredis, error) {
 	if raw == "" {
 		m, err := miniredis.Run()
@@ -223,22 +269,8 @@ func openRedis(raw string) (redis.UniversalClient, *miniredis.Miniredis, error) 
 		}
 		return redis.NewClient(&redis.Options{Addr: m.Addr()}), m, nil
 	}
-	if strings.Contains(raw, ",") {
-		var addrs []string
-		for _, part := range strings.Split(raw, ",") {
-			part = strings.TrimSpace(part)
-			if u, err := redis.ParseURL(part); err == nil {
-				part = u.Addr
-			}
-			addrs = append(addrs, part)
-		}
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nil, nil
-	}
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	return redis.NewClient(opt), nil, nil
+	c, err := redisconn.Open(raw)
+	return c, nil, err
 }
 
 // start runs the background workers, every one through the same lifecycle: settlement and
@@ -253,6 +285,7 @@ func (a *app) start(ctx context.Context) {
 		"counter":          a.counter,
 		"payouts":          a.withdrawals.Payouts(),
 		"redpacket-expiry": a.redpackets.Expiry(),
+		"ledger-sealer":    a.seals.Sealer(a.catalog, ledgerSealInterval),
 	})
 }
 
@@ -312,11 +345,12 @@ func (a *app) handler() http.Handler {
 	walletSchema := graph.NewSchema(graph.Deps{Wallet: a.wallet, Withdrawals: a.withdrawals, RedPackets: a.redpackets, Feed: a.feed,
 		Catalog: a.catalog, Announcements: a.announce, Now: a.now})
 	mux.Handle("/query", gqlhttp.Timeout(10*time.Second, gqlhttp.New(walletSchema,
-		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits, Redis: a.rdb, Switches: a.switches})))
+		gqlhttp.Options{Schema: "wallet", Log: a.log, Metrics: metrics, Auth: verifier, Limits: a.limits, Redis: a.rdb, Switches: a.switches,
+			MaxBodyBytes: a.cfg.MaxBodyBytes})))
 	adminSchema := admin.NewSchema(admin.Deps{Catalog: a.catalog, Switches: a.switches, DB: a.db, Wallet: a.wallet, Withdrawals: a.withdrawals,
-		Announce: a.announce, Breakers: a.breakers, Reconcile: a.reconcile})
+		Seals: a.seals, Announce: a.announce, Breakers: a.breakers, Reconcile: a.reconcile})
 	mux.Handle("/admin/query", gqlhttp.Timeout(30*time.Second, gqlhttp.New(adminSchema,
-		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier, Switches: a.switches})))
+		gqlhttp.Options{Schema: "admin", Log: a.log, Metrics: metrics, Auth: verifier, Switches: a.switches, MaxBodyBytes: a.cfg.MaxBodyBytes})))
 	pg := http.NewServeMux()
 	web.Mount(pg, "/playground", "Wallet GraphQL playground", "/query")
 	web.Mount(pg, "/admin/playground", "Wallet admin playground", "/admin/query")
@@ -374,6 +408,29 @@ func requireViewer(v *auth.Verifier, next http.Handler) http.Handler {
 	})
 }
 
+// serverTimeouts bound how long one connection may hold the server. Without them an idle
+// keep-alive connection, or a body trickled a byte every few seconds, holds its connection
+// (and the handler reading it) for ever.
+type serverTimeouts struct {
+	// ReadHeader and Read bound reading the request's headers, and all of it with its body.
+	ReadHeader, Read time.Duration
+	// Write bounds the time from the end of the headers to the end of the answer. The GraphQL
+	// endpoints set their own (gqlhttp.Timeout: their handler timeout plus time to write), so
+	// the admin endpoint's 30 s handler timeout is not cut short by this one.
+	Write time.Duration
+	// Idle is how long a keep-alive connection may wait for its next request.
+	Idle time.Duration
+}
+
+// defaultServerTimeouts are longer than anything a well-behaved client needs: /query's
+// handler timeout is 10 s.
+var defaultServerTimeouts = serverTimeouts{ReadHeader: 10 * time.Second, Read: 15 * time.Second, Write: 20 * time.Second, Idle: 60 * time.Second}
+
+// newHTTPServer is the HTTP server serve runs, with timeouts t.
+func newHTTPServer(h http.Handler, t serverTimeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle}
+}
+
 // serve runs the server until ctx ends, then shuts down gracefully: it stops taking requests,
 // finishes those in flight, then lets the settlement worker finish its batch.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -387,7 +444,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(a.handler(), defaultServerTimeouts)
 	base := "http://localhost:" + cfg.Port
 	log.Info("wallet server listening",
 		"query", base+"/query", "playground", base+"/playground", "admin_playground", base+"/admin/playground", "console", base+"/admin/",

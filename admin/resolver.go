@@ -16,6 +16,7 @@ import (
 	"github.com/springwallet/wallet/services/auth"
 	"github.com/springwallet/wallet/services/breaker"
 	"github.com/springwallet/wallet/services/reconcile"
+	"github.com/springwallet/wallet/services/seal"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/switches"
 	"github.com/springwallet/wallet/services/wallet"
@@ -29,6 +30,7 @@ type Resolver struct {
 	db          *store.DB
 	wallet      *wallet.Service
 	withdrawals *withdraw.Service
+	seals       *seal.Service
 	announce    *announce.Service
 	reconcile   *reconcile.Service
 	breakers    *breaker.Registry
@@ -42,7 +44,9 @@ type Deps struct {
 	Wallet   *wallet.Service
 	// Withdrawals answers payoutsInDoubt.
 	Withdrawals *withdraw.Service
-	Announce    *announce.Service
+	// Seals signs ledger heads (ledgerHead).
+	Seals    *seal.Service
+	Announce *announce.Service
 	// Reconcile runs reconciliations and lists their reports.
 	Reconcile *reconcile.Service
 	// Breakers are this instance's circuit breakers.
@@ -57,7 +61,7 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 	cost.Query.AuditLog = func(child, first int, _, _, _, _ *string) int { return min(max(first, 1), 100) * child }
 	cost.Query.ReconciliationReports = func(child int, _ string, first int) int { return min(max(first, 1), 100) * child }
 	return generated.NewExecutableSchema(generated.Config{
-		Resolvers: &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, withdrawals: d.Withdrawals, announce: d.Announce,
+		Resolvers: &Resolver{catalog: d.Catalog, switches: d.Switches, db: d.DB, wallet: d.Wallet, withdrawals: d.Withdrawals, seals: d.Seals, announce: d.Announce,
 			reconcile: d.Reconcile, breakers: d.Breakers},
 		Directives: generated.DirectiveRoot{HasRole: hasRole},
 		Complexity: cost,

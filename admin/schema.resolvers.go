@@ -242,6 +242,19 @@ func (r *queryResolver) PayoutsInDoubt(ctx context.Context, olderThanSeconds *in
 	return out, nil
 }
 
+// LedgerHead is the resolver for the ledgerHead field.
+func (r *queryResolver) LedgerHead(ctx context.Context, activityID string) (*model.LedgerHead, error) {
+	a, err := r.catalog.Target(ctx, activityID, r.catalog.Now())
+	if err != nil {
+		return nil, err
+	}
+	sl, err := r.seals.Seal(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LedgerHead{ActivityID: sl.ActivityID, Entries: sl.Entries, Hash: sl.Hash, Signature: sl.Signature, SignedAt: sl.SignedAt}, nil
+}
+
 // Activity returns generated.ActivityResolver implementation.
 func (r *Resolver) Activity() generated.ActivityResolver { return &activityResolver{r} }
 

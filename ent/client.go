@@ -23,7 +23,9 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/issuedreward"
+	"github.com/springwallet/wallet/ent/ledgerchain"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/ledgerseal"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/ent/redpacket"
@@ -58,8 +60,12 @@ type Client struct {
 	Balance *BalanceClient
 	// IssuedReward is the client for interacting with the IssuedReward builders.
 	IssuedReward *IssuedRewardClient
+	// LedgerChain is the client for interacting with the LedgerChain builders.
+	LedgerChain *LedgerChainClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
+	// LedgerSeal is the client for interacting with the LedgerSeal builders.
+	LedgerSeal *LedgerSealClient
 	// ReconciliationReport is the client for interacting with the ReconciliationReport builders.
 	ReconciliationReport *ReconciliationReportClient
 	// RedPacket is the client for interacting with the RedPacket builders.
@@ -97,7 +103,9 @@ func (c *Client) init() {
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Balance = NewBalanceClient(c.config)
 	c.IssuedReward = NewIssuedRewardClient(c.config)
+	c.LedgerChain = NewLedgerChainClient(c.config)
 	c.LedgerEntry = NewLedgerEntryClient(c.config)
+	c.LedgerSeal = NewLedgerSealClient(c.config)
 	c.ReconciliationReport = NewReconciliationReportClient(c.config)
 	c.RedPacket = NewRedPacketClient(c.config)
 	c.RedPacketGrab = NewRedPacketGrabClient(c.config)
@@ -207,7 +215,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditEntry:           NewAuditEntryClient(cfg),
 		Balance:              NewBalanceClient(cfg),
 		IssuedReward:         NewIssuedRewardClient(cfg),
+		LedgerChain:          NewLedgerChainClient(cfg),
 		LedgerEntry:          NewLedgerEntryClient(cfg),
+		LedgerSeal:           NewLedgerSealClient(cfg),
 		ReconciliationReport: NewReconciliationReportClient(cfg),
 		RedPacket:            NewRedPacketClient(cfg),
 		RedPacketGrab:        NewRedPacketGrabClient(cfg),
@@ -244,7 +254,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditEntry:           NewAuditEntryClient(cfg),
 		Balance:              NewBalanceClient(cfg),
 		IssuedReward:         NewIssuedRewardClient(cfg),
+		LedgerChain:          NewLedgerChainClient(cfg),
 		LedgerEntry:          NewLedgerEntryClient(cfg),
+		LedgerSeal:           NewLedgerSealClient(cfg),
 		ReconciliationReport: NewReconciliationReportClient(cfg),
 		RedPacket:            NewRedPacketClient(cfg),
 		RedPacketGrab:        NewRedPacketGrabClient(cfg),
@@ -284,9 +296,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.Activity, c.Announcement, c.AppBinding, c.Asset, c.AuditEntry,
-		c.Balance, c.IssuedReward, c.LedgerEntry, c.ReconciliationReport, c.RedPacket,
-		c.RedPacketGrab, c.RedisEpoch, c.RewardOrder, c.Scene, c.SimulatedPayout,
-		c.SwitchState, c.Withdrawal,
+		c.Balance, c.IssuedReward, c.LedgerChain, c.LedgerEntry, c.LedgerSeal,
+		c.ReconciliationReport, c.RedPacket, c.RedPacketGrab, c.RedisEpoch,
+		c.RewardOrder, c.Scene, c.SimulatedPayout, c.SwitchState, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -297,9 +309,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.Activity, c.Announcement, c.AppBinding, c.Asset, c.AuditEntry,
-		c.Balance, c.IssuedReward, c.LedgerEntry, c.ReconciliationReport, c.RedPacket,
-		c.RedPacketGrab, c.RedisEpoch, c.RewardOrder, c.Scene, c.SimulatedPayout,
-		c.SwitchState, c.Withdrawal,
+		c.Balance, c.IssuedReward, c.LedgerChain, c.LedgerEntry, c.LedgerSeal,
+		c.ReconciliationReport, c.RedPacket, c.RedPacketGrab, c.RedisEpoch,
+		c.RewardOrder, c.Scene, c.SimulatedPayout, c.SwitchState, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -324,8 +336,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Balance.mutate(ctx, m)
 	case *IssuedRewardMutation:
 		return c.IssuedReward.mutate(ctx, m)
+	case *LedgerChainMutation:
+		return c.LedgerChain.mutate(ctx, m)
 	case *LedgerEntryMutation:
 		return c.LedgerEntry.mutate(ctx, m)
+	case *LedgerSealMutation:
+		return c.LedgerSeal.mutate(ctx, m)
 	case *ReconciliationReportMutation:
 		return c.ReconciliationReport.mutate(ctx, m)
 	case *RedPacketMutation:
@@ -1494,6 +1510,139 @@ func (c *IssuedRewardClient) mutate(ctx context.Context, m *IssuedRewardMutation
 	}
 }
 
+// LedgerChainClient is a client for the LedgerChain schema.
+type LedgerChainClient struct {
+	config
+}
+
+// NewLedgerChainClient returns a client for the LedgerChain from the given config.
+func NewLedgerChainClient(c config) *LedgerChainClient {
+	return &LedgerChainClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ledgerchain.Hooks(f(g(h())))`.
+func (c *LedgerChainClient) Use(hooks ...Hook) {
+	c.hooks.LedgerChain = append(c.hooks.LedgerChain, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ledgerchain.Intercept(f(g(h())))`.
+func (c *LedgerChainClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LedgerChain = append(c.inters.LedgerChain, interceptors...)
+}
+
+// Create returns a builder for creating a LedgerChain entity.
+func (c *LedgerChainClient) Create() *LedgerChainCreate {
+	mutation := newLedgerChainMutation(c.config, OpCreate)
+	return &LedgerChainCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LedgerChain entities.
+func (c *LedgerChainClient) CreateBulk(builders ...*LedgerChainCreate) *LedgerChainCreateBulk {
+	return &LedgerChainCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LedgerChainClient) MapCreateBulk(slice any, setFunc func(*LedgerChainCreate, int)) *LedgerChainCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LedgerChainCreateBulk{err: fmt.Errorf("calling to LedgerChainClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LedgerChainCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LedgerChainCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LedgerChain.
+func (c *LedgerChainClient) Update() *LedgerChainUpdate {
+	mutation := newLedgerChainMutation(c.config, OpUpdate)
+	return &LedgerChainUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LedgerChainClient) UpdateOne(_m *LedgerChain) *LedgerChainUpdateOne {
+	mutation := newLedgerChainMutation(c.config, OpUpdateOne, withLedgerChain(_m))
+	return &LedgerChainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LedgerChainClient) UpdateOneID(id int) *LedgerChainUpdateOne {
+	mutation := newLedgerChainMutation(c.config, OpUpdateOne, withLedgerChainID(id))
+	return &LedgerChainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LedgerChain.
+func (c *LedgerChainClient) Delete() *LedgerChainDelete {
+	mutation := newLedgerChainMutation(c.config, OpDelete)
+	return &LedgerChainDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LedgerChainClient) DeleteOne(_m *LedgerChain) *LedgerChainDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LedgerChainClient) DeleteOneID(id int) *LedgerChainDeleteOne {
+	builder := c.Delete().Where(ledgerchain.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LedgerChainDeleteOne{builder}
+}
+
+// Query returns a query builder for LedgerChain.
+func (c *LedgerChainClient) Query() *LedgerChainQuery {
+	return &LedgerChainQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLedgerChain},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LedgerChain entity by its id.
+func (c *LedgerChainClient) Get(ctx context.Context, id int) (*LedgerChain, error) {
+	return c.Query().Where(ledgerchain.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LedgerChainClient) GetX(ctx context.Context, id int) *LedgerChain {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LedgerChainClient) Hooks() []Hook {
+	return c.hooks.LedgerChain
+}
+
+// Interceptors returns the client interceptors.
+func (c *LedgerChainClient) Interceptors() []Interceptor {
+	return c.inters.LedgerChain
+}
+
+func (c *LedgerChainClient) mutate(ctx context.Context, m *LedgerChainMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LedgerChainCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LedgerChainUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LedgerChainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LedgerChainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LedgerChain mutation op: %q", m.Op())
+	}
+}
+
 // LedgerEntryClient is a client for the LedgerEntry schema.
 type LedgerEntryClient struct {
 	config
@@ -1625,6 +1774,139 @@ func (c *LedgerEntryClient) mutate(ctx context.Context, m *LedgerEntryMutation) 
 		return (&LedgerEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LedgerEntry mutation op: %q", m.Op())
+	}
+}
+
+// LedgerSealClient is a client for the LedgerSeal schema.
+type LedgerSealClient struct {
+	config
+}
+
+// NewLedgerSealClient returns a client for the LedgerSeal from the given config.
+func NewLedgerSealClient(c config) *LedgerSealClient {
+	return &LedgerSealClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ledgerseal.Hooks(f(g(h())))`.
+func (c *LedgerSealClient) Use(hooks ...Hook) {
+	c.hooks.LedgerSeal = append(c.hooks.LedgerSeal, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ledgerseal.Intercept(f(g(h())))`.
+func (c *LedgerSealClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LedgerSeal = append(c.inters.LedgerSeal, interceptors...)
+}
+
+// Create returns a builder for creating a LedgerSeal entity.
+func (c *LedgerSealClient) Create() *LedgerSealCreate {
+	mutation := newLedgerSealMutation(c.config, OpCreate)
+	return &LedgerSealCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LedgerSeal entities.
+func (c *LedgerSealClient) CreateBulk(builders ...*LedgerSealCreate) *LedgerSealCreateBulk {
+	return &LedgerSealCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LedgerSealClient) MapCreateBulk(slice any, setFunc func(*LedgerSealCreate, int)) *LedgerSealCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LedgerSealCreateBulk{err: fmt.Errorf("calling to LedgerSealClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LedgerSealCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LedgerSealCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LedgerSeal.
+func (c *LedgerSealClient) Update() *LedgerSealUpdate {
+	mutation := newLedgerSealMutation(c.config, OpUpdate)
+	return &LedgerSealUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LedgerSealClient) UpdateOne(_m *LedgerSeal) *LedgerSealUpdateOne {
+	mutation := newLedgerSealMutation(c.config, OpUpdateOne, withLedgerSeal(_m))
+	return &LedgerSealUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LedgerSealClient) UpdateOneID(id int) *LedgerSealUpdateOne {
+	mutation := newLedgerSealMutation(c.config, OpUpdateOne, withLedgerSealID(id))
+	return &LedgerSealUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LedgerSeal.
+func (c *LedgerSealClient) Delete() *LedgerSealDelete {
+	mutation := newLedgerSealMutation(c.config, OpDelete)
+	return &LedgerSealDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LedgerSealClient) DeleteOne(_m *LedgerSeal) *LedgerSealDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LedgerSealClient) DeleteOneID(id int) *LedgerSealDeleteOne {
+	builder := c.Delete().Where(ledgerseal.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LedgerSealDeleteOne{builder}
+}
+
+// Query returns a query builder for LedgerSeal.
+func (c *LedgerSealClient) Query() *LedgerSealQuery {
+	return &LedgerSealQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLedgerSeal},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LedgerSeal entity by its id.
+func (c *LedgerSealClient) Get(ctx context.Context, id int) (*LedgerSeal, error) {
+	return c.Query().Where(ledgerseal.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LedgerSealClient) GetX(ctx context.Context, id int) *LedgerSeal {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LedgerSealClient) Hooks() []Hook {
+	return c.hooks.LedgerSeal
+}
+
+// Interceptors returns the client interceptors.
+func (c *LedgerSealClient) Interceptors() []Interceptor {
+	return c.inters.LedgerSeal
+}
+
+func (c *LedgerSealClient) mutate(ctx context.Context, m *LedgerSealMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LedgerSealCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LedgerSealUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LedgerSealUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LedgerSealDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LedgerSeal mutation op: %q", m.Op())
 	}
 }
 
@@ -2846,15 +3128,15 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 type (
 	hooks struct {
 		Account, Activity, Announcement, AppBinding, Asset, AuditEntry, Balance,
-		IssuedReward, LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab,
-		RedisEpoch, RewardOrder, Scene, SimulatedPayout, SwitchState,
-		Withdrawal []ent.Hook
+		IssuedReward, LedgerChain, LedgerEntry, LedgerSeal, ReconciliationReport,
+		RedPacket, RedPacketGrab, RedisEpoch, RewardOrder, Scene, SimulatedPayout,
+		SwitchState, Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, Activity, Announcement, AppBinding, Asset, AuditEntry, Balance,
-		IssuedReward, LedgerEntry, ReconciliationReport, RedPacket, RedPacketGrab,
-		RedisEpoch, RewardOrder, Scene, SimulatedPayout, SwitchState,
-		Withdrawal []ent.Interceptor
+		IssuedReward, LedgerChain, LedgerEntry, LedgerSeal, ReconciliationReport,
+		RedPacket, RedPacketGrab, RedisEpoch, RewardOrder, Scene, SimulatedPayout,
+		SwitchState, Withdrawal []ent.Interceptor
 	}
 )
 

@@ -20,7 +20,9 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/issuedreward"
+	"github.com/springwallet/wallet/ent/ledgerchain"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/ledgerseal"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/ent/redpacket"
@@ -98,7 +100,9 @@ func checkColumn(t, c string) error {
 			auditentry.Table:           auditentry.ValidColumn,
 			balance.Table:              balance.ValidColumn,
 			issuedreward.Table:         issuedreward.ValidColumn,
+			ledgerchain.Table:          ledgerchain.ValidColumn,
 			ledgerentry.Table:          ledgerentry.ValidColumn,
+			ledgerseal.Table:           ledgerseal.ValidColumn,
 			reconciliationreport.Table: reconciliationreport.ValidColumn,
 			redpacket.Table:            redpacket.ValidColumn,
 			redpacketgrab.Table:        redpacketgrab.ValidColumn,

@@ -34,7 +34,15 @@ type LedgerEntry struct {
 	// Ref holds the value of the "ref" field.
 	Ref string `json:"ref,omitempty"`
 	// Feed holds the value of the "feed" field.
-	Feed         string `json:"feed,omitempty"`
+	Feed string `json:"feed,omitempty"`
+	// Chain holds the value of the "chain" field.
+	Chain int `json:"chain,omitempty"`
+	// Seq holds the value of the "seq" field.
+	Seq int64 `json:"seq,omitempty"`
+	// PrevHash holds the value of the "prev_hash" field.
+	PrevHash string `json:"prev_hash,omitempty"`
+	// Hash holds the value of the "hash" field.
+	Hash         string `json:"hash,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -43,9 +51,9 @@ func (*LedgerEntry) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case ledgerentry.FieldID, ledgerentry.FieldActID, ledgerentry.FieldAmount:
+		case ledgerentry.FieldID, ledgerentry.FieldActID, ledgerentry.FieldAmount, ledgerentry.FieldChain, ledgerentry.FieldSeq:
 			values[i] = new(sql.NullInt64)
-		case ledgerentry.FieldTxnID, ledgerentry.FieldActivityID, ledgerentry.FieldAccount, ledgerentry.FieldKind, ledgerentry.FieldRef, ledgerentry.FieldFeed:
+		case ledgerentry.FieldTxnID, ledgerentry.FieldActivityID, ledgerentry.FieldAccount, ledgerentry.FieldKind, ledgerentry.FieldRef, ledgerentry.FieldFeed, ledgerentry.FieldPrevHash, ledgerentry.FieldHash:
 			values[i] = new(sql.NullString)
 		case ledgerentry.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -124,6 +132,30 @@ func (_m *LedgerEntry) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Feed = value.String
 			}
+		case ledgerentry.FieldChain:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field chain", values[i])
+			} else if value.Valid {
+				_m.Chain = int(value.Int64)
+			}
+		case ledgerentry.FieldSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field seq", values[i])
+			} else if value.Valid {
+				_m.Seq = value.Int64
+			}
+		case ledgerentry.FieldPrevHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field prev_hash", values[i])
+			} else if value.Valid {
+				_m.PrevHash = value.String
+			}
+		case ledgerentry.FieldHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field hash", values[i])
+			} else if value.Valid {
+				_m.Hash = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -186,6 +218,18 @@ func (_m *LedgerEntry) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("feed=")
 	builder.WriteString(_m.Feed)
+	builder.WriteString(", ")
+	builder.WriteString("chain=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Chain))
+	builder.WriteString(", ")
+	builder.WriteString("seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Seq))
+	builder.WriteString(", ")
+	builder.WriteString("prev_hash=")
+	builder.WriteString(_m.PrevHash)
+	builder.WriteString(", ")
+	builder.WriteString("hash=")
+	builder.WriteString(_m.Hash)
 	builder.WriteByte(')')
 	return builder.String()
 }

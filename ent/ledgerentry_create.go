@@ -100,6 +100,62 @@ func (_c *LedgerEntryCreate) SetNillableFeed(v *string) *LedgerEntryCreate {
 	return _c
 }
 
+// SetChain sets the "chain" field.
+func (_c *LedgerEntryCreate) SetChain(v int) *LedgerEntryCreate {
+	_c.mutation.SetChain(v)
+	return _c
+}
+
+// SetNillableChain sets the "chain" field if the given value is not nil.
+func (_c *LedgerEntryCreate) SetNillableChain(v *int) *LedgerEntryCreate {
+	if v != nil {
+		_c.SetChain(*v)
+	}
+	return _c
+}
+
+// SetSeq sets the "seq" field.
+func (_c *LedgerEntryCreate) SetSeq(v int64) *LedgerEntryCreate {
+	_c.mutation.SetSeq(v)
+	return _c
+}
+
+// SetNillableSeq sets the "seq" field if the given value is not nil.
+func (_c *LedgerEntryCreate) SetNillableSeq(v *int64) *LedgerEntryCreate {
+	if v != nil {
+		_c.SetSeq(*v)
+	}
+	return _c
+}
+
+// SetPrevHash sets the "prev_hash" field.
+func (_c *LedgerEntryCreate) SetPrevHash(v string) *LedgerEntryCreate {
+	_c.mutation.SetPrevHash(v)
+	return _c
+}
+
+// SetNillablePrevHash sets the "prev_hash" field if the given value is not nil.
+func (_c *LedgerEntryCreate) SetNillablePrevHash(v *string) *LedgerEntryCreate {
+	if v != nil {
+		_c.SetPrevHash(*v)
+	}
+	return _c
+}
+
+// SetHash sets the "hash" field.
+func (_c *LedgerEntryCreate) SetHash(v string) *LedgerEntryCreate {
+	_c.mutation.SetHash(v)
+	return _c
+}
+
+// SetNillableHash sets the "hash" field if the given value is not nil.
+func (_c *LedgerEntryCreate) SetNillableHash(v *string) *LedgerEntryCreate {
+	if v != nil {
+		_c.SetHash(*v)
+	}
+	return _c
+}
+
 // Mutation returns the LedgerEntryMutation object of the builder.
 func (_c *LedgerEntryCreate) Mutation() *LedgerEntryMutation {
 	return _c.mutation
@@ -152,6 +208,22 @@ func (_c *LedgerEntryCreate) defaults() error {
 		v := ledgerentry.DefaultFeed
 		_c.mutation.SetFeed(v)
 	}
+	if _, ok := _c.mutation.Chain(); !ok {
+		v := ledgerentry.DefaultChain
+		_c.mutation.SetChain(v)
+	}
+	if _, ok := _c.mutation.Seq(); !ok {
+		v := ledgerentry.DefaultSeq
+		_c.mutation.SetSeq(v)
+	}
+	if _, ok := _c.mutation.PrevHash(); !ok {
+		v := ledgerentry.DefaultPrevHash
+		_c.mutation.SetPrevHash(v)
+	}
+	if _, ok := _c.mutation.Hash(); !ok {
+		v := ledgerentry.DefaultHash
+		_c.mutation.SetHash(v)
+	}
 	return nil
 }
 
@@ -183,6 +255,18 @@ func (_c *LedgerEntryCreate) check() error {
 	}
 	if _, ok := _c.mutation.Feed(); !ok {
 		return &ValidationError{Name: "feed", err: errors.New(`ent: missing required field "LedgerEntry.feed"`)}
+	}
+	if _, ok := _c.mutation.Chain(); !ok {
+		return &ValidationError{Name: "chain", err: errors.New(`ent: missing required field "LedgerEntry.chain"`)}
+	}
+	if _, ok := _c.mutation.Seq(); !ok {
+		return &ValidationError{Name: "seq", err: errors.New(`ent: missing required field "LedgerEntry.seq"`)}
+	}
+	if _, ok := _c.mutation.PrevHash(); !ok {
+		return &ValidationError{Name: "prev_hash", err: errors.New(`ent: missing required field "LedgerEntry.prev_hash"`)}
+	}
+	if _, ok := _c.mutation.Hash(); !ok {
+		return &ValidationError{Name: "hash", err: errors.New(`ent: missing required field "LedgerEntry.hash"`)}
 	}
 	return nil
 }
@@ -246,6 +330,22 @@ func (_c *LedgerEntryCreate) createSpec() (*LedgerEntry, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Feed(); ok {
 		_spec.SetField(ledgerentry.FieldFeed, field.TypeString, value)
 		_node.Feed = value
+	}
+	if value, ok := _c.mutation.Chain(); ok {
+		_spec.SetField(ledgerentry.FieldChain, field.TypeInt, value)
+		_node.Chain = value
+	}
+	if value, ok := _c.mutation.Seq(); ok {
+		_spec.SetField(ledgerentry.FieldSeq, field.TypeInt64, value)
+		_node.Seq = value
+	}
+	if value, ok := _c.mutation.PrevHash(); ok {
+		_spec.SetField(ledgerentry.FieldPrevHash, field.TypeString, value)
+		_node.PrevHash = value
+	}
+	if value, ok := _c.mutation.Hash(); ok {
+		_spec.SetField(ledgerentry.FieldHash, field.TypeString, value)
+		_node.Hash = value
 	}
 	return _node, _spec
 }
@@ -336,6 +436,18 @@ func (u *LedgerEntryUpsertOne) UpdateNewValues() *LedgerEntryUpsertOne {
 		}
 		if _, exists := u.create.mutation.Feed(); exists {
 			s.SetIgnore(ledgerentry.FieldFeed)
+		}
+		if _, exists := u.create.mutation.Chain(); exists {
+			s.SetIgnore(ledgerentry.FieldChain)
+		}
+		if _, exists := u.create.mutation.Seq(); exists {
+			s.SetIgnore(ledgerentry.FieldSeq)
+		}
+		if _, exists := u.create.mutation.PrevHash(); exists {
+			s.SetIgnore(ledgerentry.FieldPrevHash)
+		}
+		if _, exists := u.create.mutation.Hash(); exists {
+			s.SetIgnore(ledgerentry.FieldHash)
 		}
 	}))
 	return u
@@ -570,6 +682,18 @@ func (u *LedgerEntryUpsertBulk) UpdateNewValues() *LedgerEntryUpsertBulk {
 			}
 			if _, exists := b.mutation.Feed(); exists {
 				s.SetIgnore(ledgerentry.FieldFeed)
+			}
+			if _, exists := b.mutation.Chain(); exists {
+				s.SetIgnore(ledgerentry.FieldChain)
+			}
+			if _, exists := b.mutation.Seq(); exists {
+				s.SetIgnore(ledgerentry.FieldSeq)
+			}
+			if _, exists := b.mutation.PrevHash(); exists {
+				s.SetIgnore(ledgerentry.FieldPrevHash)
+			}
+			if _, exists := b.mutation.Hash(); exists {
+				s.SetIgnore(ledgerentry.FieldHash)
 			}
 		}
 	}))

@@ -19,7 +19,9 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/issuedreward"
+	"github.com/springwallet/wallet/ent/ledgerchain"
 	"github.com/springwallet/wallet/ent/ledgerentry"
+	"github.com/springwallet/wallet/ent/ledgerseal"
 	"github.com/springwallet/wallet/ent/predicate"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redisepoch"
@@ -49,7 +51,9 @@ const (
 	TypeAuditEntry           = "AuditEntry"
 	TypeBalance              = "Balance"
 	TypeIssuedReward         = "IssuedReward"
+	TypeLedgerChain          = "LedgerChain"
 	TypeLedgerEntry          = "LedgerEntry"
+	TypeLedgerSeal           = "LedgerSeal"
 	TypeReconciliationReport = "ReconciliationReport"
 	TypeRedPacket            = "RedPacket"
 	TypeRedPacketGrab        = "RedPacketGrab"
@@ -6093,6 +6097,563 @@ func (m *IssuedRewardMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown IssuedReward edge %s", name)
 }
 
+// LedgerChainMutation represents an operation that mutates the LedgerChain nodes in the graph.
+type LedgerChainMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	activity_id   *string
+	chain         *int
+	addchain      *int
+	seq           *int64
+	addseq        *int64
+	hash          *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*LedgerChain, error)
+	predicates    []predicate.LedgerChain
+}
+
+var _ ent.Mutation = (*LedgerChainMutation)(nil)
+
+// ledgerchainOption allows management of the mutation configuration using functional options.
+type ledgerchainOption func(*LedgerChainMutation)
+
+// newLedgerChainMutation creates new mutation for the LedgerChain entity.
+func newLedgerChainMutation(c config, op Op, opts ...ledgerchainOption) *LedgerChainMutation {
+	m := &LedgerChainMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLedgerChain,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLedgerChainID sets the ID field of the mutation.
+func withLedgerChainID(id int) ledgerchainOption {
+	return func(m *LedgerChainMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LedgerChain
+		)
+		m.oldValue = func(ctx context.Context) (*LedgerChain, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LedgerChain.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLedgerChain sets the old LedgerChain of the mutation.
+func withLedgerChain(node *LedgerChain) ledgerchainOption {
+	return func(m *LedgerChainMutation) {
+		m.oldValue = func(context.Context) (*LedgerChain, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LedgerChainMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LedgerChainMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LedgerChainMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LedgerChainMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LedgerChain.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetActivityID sets the "activity_id" field.
+func (m *LedgerChainMutation) SetActivityID(s string) {
+	m.activity_id = &s
+}
+
+// ActivityID returns the value of the "activity_id" field in the mutation.
+func (m *LedgerChainMutation) ActivityID() (r string, exists bool) {
+	v := m.activity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivityID returns the old "activity_id" field's value of the LedgerChain entity.
+// If the LedgerChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerChainMutation) OldActivityID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivityID: %w", err)
+	}
+	return oldValue.ActivityID, nil
+}
+
+// ResetActivityID resets all changes to the "activity_id" field.
+func (m *LedgerChainMutation) ResetActivityID() {
+	m.activity_id = nil
+}
+
+// SetChain sets the "chain" field.
+func (m *LedgerChainMutation) SetChain(i int) {
+	m.chain = &i
+	m.addchain = nil
+}
+
+// Chain returns the value of the "chain" field in the mutation.
+func (m *LedgerChainMutation) Chain() (r int, exists bool) {
+	v := m.chain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChain returns the old "chain" field's value of the LedgerChain entity.
+// If the LedgerChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerChainMutation) OldChain(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChain: %w", err)
+	}
+	return oldValue.Chain, nil
+}
+
+// AddChain adds i to the "chain" field.
+func (m *LedgerChainMutation) AddChain(i int) {
+	if m.addchain != nil {
+		*m.addchain += i
+	} else {
+		m.addchain = &i
+	}
+}
+
+// AddedChain returns the value that was added to the "chain" field in this mutation.
+func (m *LedgerChainMutation) AddedChain() (r int, exists bool) {
+	v := m.addchain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChain resets all changes to the "chain" field.
+func (m *LedgerChainMutation) ResetChain() {
+	m.chain = nil
+	m.addchain = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *LedgerChainMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *LedgerChainMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the LedgerChain entity.
+// If the LedgerChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerChainMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *LedgerChainMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *LedgerChainMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *LedgerChainMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *LedgerChainMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *LedgerChainMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the LedgerChain entity.
+// If the LedgerChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerChainMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *LedgerChainMutation) ResetHash() {
+	m.hash = nil
+}
+
+// Where appends a list predicates to the LedgerChainMutation builder.
+func (m *LedgerChainMutation) Where(ps ...predicate.LedgerChain) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LedgerChainMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LedgerChainMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LedgerChain, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LedgerChainMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LedgerChainMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LedgerChain).
+func (m *LedgerChainMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LedgerChainMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.activity_id != nil {
+		fields = append(fields, ledgerchain.FieldActivityID)
+	}
+	if m.chain != nil {
+		fields = append(fields, ledgerchain.FieldChain)
+	}
+	if m.seq != nil {
+		fields = append(fields, ledgerchain.FieldSeq)
+	}
+	if m.hash != nil {
+		fields = append(fields, ledgerchain.FieldHash)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LedgerChainMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ledgerchain.FieldActivityID:
+		return m.ActivityID()
+	case ledgerchain.FieldChain:
+		return m.Chain()
+	case ledgerchain.FieldSeq:
+		return m.Seq()
+	case ledgerchain.FieldHash:
+		return m.Hash()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LedgerChainMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ledgerchain.FieldActivityID:
+		return m.OldActivityID(ctx)
+	case ledgerchain.FieldChain:
+		return m.OldChain(ctx)
+	case ledgerchain.FieldSeq:
+		return m.OldSeq(ctx)
+	case ledgerchain.FieldHash:
+		return m.OldHash(ctx)
+	}
+	return nil, fmt.Errorf("unknown LedgerChain field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LedgerChainMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ledgerchain.FieldActivityID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivityID(v)
+		return nil
+	case ledgerchain.FieldChain:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChain(v)
+		return nil
+	case ledgerchain.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case ledgerchain.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerChain field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LedgerChainMutation) AddedFields() []string {
+	var fields []string
+	if m.addchain != nil {
+		fields = append(fields, ledgerchain.FieldChain)
+	}
+	if m.addseq != nil {
+		fields = append(fields, ledgerchain.FieldSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LedgerChainMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case ledgerchain.FieldChain:
+		return m.AddedChain()
+	case ledgerchain.FieldSeq:
+		return m.AddedSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LedgerChainMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case ledgerchain.FieldChain:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChain(v)
+		return nil
+	case ledgerchain.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerChain numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LedgerChainMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LedgerChainMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LedgerChainMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown LedgerChain nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LedgerChainMutation) ResetField(name string) error {
+	switch name {
+	case ledgerchain.FieldActivityID:
+		m.ResetActivityID()
+		return nil
+	case ledgerchain.FieldChain:
+		m.ResetChain()
+		return nil
+	case ledgerchain.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case ledgerchain.FieldHash:
+		m.ResetHash()
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerChain field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LedgerChainMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LedgerChainMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LedgerChainMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LedgerChainMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LedgerChainMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LedgerChainMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LedgerChainMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown LedgerChain unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LedgerChainMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown LedgerChain edge %s", name)
+}
+
 // LedgerEntryMutation represents an operation that mutates the LedgerEntry nodes in the graph.
 type LedgerEntryMutation struct {
 	config
@@ -6110,6 +6671,12 @@ type LedgerEntryMutation struct {
 	kind          *string
 	ref           *string
 	feed          *string
+	chain         *int
+	addchain      *int
+	seq           *int64
+	addseq        *int64
+	prev_hash     *string
+	hash          *string
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*LedgerEntry, error)
@@ -6578,6 +7145,190 @@ func (m *LedgerEntryMutation) ResetFeed() {
 	m.feed = nil
 }
 
+// SetChain sets the "chain" field.
+func (m *LedgerEntryMutation) SetChain(i int) {
+	m.chain = &i
+	m.addchain = nil
+}
+
+// Chain returns the value of the "chain" field in the mutation.
+func (m *LedgerEntryMutation) Chain() (r int, exists bool) {
+	v := m.chain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChain returns the old "chain" field's value of the LedgerEntry entity.
+// If the LedgerEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerEntryMutation) OldChain(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChain: %w", err)
+	}
+	return oldValue.Chain, nil
+}
+
+// AddChain adds i to the "chain" field.
+func (m *LedgerEntryMutation) AddChain(i int) {
+	if m.addchain != nil {
+		*m.addchain += i
+	} else {
+		m.addchain = &i
+	}
+}
+
+// AddedChain returns the value that was added to the "chain" field in this mutation.
+func (m *LedgerEntryMutation) AddedChain() (r int, exists bool) {
+	v := m.addchain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChain resets all changes to the "chain" field.
+func (m *LedgerEntryMutation) ResetChain() {
+	m.chain = nil
+	m.addchain = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *LedgerEntryMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *LedgerEntryMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the LedgerEntry entity.
+// If the LedgerEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerEntryMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *LedgerEntryMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *LedgerEntryMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *LedgerEntryMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetPrevHash sets the "prev_hash" field.
+func (m *LedgerEntryMutation) SetPrevHash(s string) {
+	m.prev_hash = &s
+}
+
+// PrevHash returns the value of the "prev_hash" field in the mutation.
+func (m *LedgerEntryMutation) PrevHash() (r string, exists bool) {
+	v := m.prev_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrevHash returns the old "prev_hash" field's value of the LedgerEntry entity.
+// If the LedgerEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerEntryMutation) OldPrevHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrevHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrevHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrevHash: %w", err)
+	}
+	return oldValue.PrevHash, nil
+}
+
+// ResetPrevHash resets all changes to the "prev_hash" field.
+func (m *LedgerEntryMutation) ResetPrevHash() {
+	m.prev_hash = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *LedgerEntryMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *LedgerEntryMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the LedgerEntry entity.
+// If the LedgerEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerEntryMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *LedgerEntryMutation) ResetHash() {
+	m.hash = nil
+}
+
 // Where appends a list predicates to the LedgerEntryMutation builder.
 func (m *LedgerEntryMutation) Where(ps ...predicate.LedgerEntry) {
 	m.predicates = append(m.predicates, ps...)
@@ -6612,7 +7363,7 @@ func (m *LedgerEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *LedgerEntryMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, ledgerentry.FieldCreatedAt)
 	}
@@ -6640,6 +7391,18 @@ func (m *LedgerEntryMutation) Fields() []string {
 	if m.feed != nil {
 		fields = append(fields, ledgerentry.FieldFeed)
 	}
+	if m.chain != nil {
+		fields = append(fields, ledgerentry.FieldChain)
+	}
+	if m.seq != nil {
+		fields = append(fields, ledgerentry.FieldSeq)
+	}
+	if m.prev_hash != nil {
+		fields = append(fields, ledgerentry.FieldPrevHash)
+	}
+	if m.hash != nil {
+		fields = append(fields, ledgerentry.FieldHash)
+	}
 	return fields
 }
 
@@ -6666,6 +7429,14 @@ func (m *LedgerEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.Ref()
 	case ledgerentry.FieldFeed:
 		return m.Feed()
+	case ledgerentry.FieldChain:
+		return m.Chain()
+	case ledgerentry.FieldSeq:
+		return m.Seq()
+	case ledgerentry.FieldPrevHash:
+		return m.PrevHash()
+	case ledgerentry.FieldHash:
+		return m.Hash()
 	}
 	return nil, false
 }
@@ -6693,6 +7464,14 @@ func (m *LedgerEntryMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldRef(ctx)
 	case ledgerentry.FieldFeed:
 		return m.OldFeed(ctx)
+	case ledgerentry.FieldChain:
+		return m.OldChain(ctx)
+	case ledgerentry.FieldSeq:
+		return m.OldSeq(ctx)
+	case ledgerentry.FieldPrevHash:
+		return m.OldPrevHash(ctx)
+	case ledgerentry.FieldHash:
+		return m.OldHash(ctx)
 	}
 	return nil, fmt.Errorf("unknown LedgerEntry field %s", name)
 }
@@ -6765,6 +7544,34 @@ func (m *LedgerEntryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFeed(v)
 		return nil
+	case ledgerentry.FieldChain:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChain(v)
+		return nil
+	case ledgerentry.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case ledgerentry.FieldPrevHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrevHash(v)
+		return nil
+	case ledgerentry.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
 	}
 	return fmt.Errorf("unknown LedgerEntry field %s", name)
 }
@@ -6779,6 +7586,12 @@ func (m *LedgerEntryMutation) AddedFields() []string {
 	if m.addamount != nil {
 		fields = append(fields, ledgerentry.FieldAmount)
 	}
+	if m.addchain != nil {
+		fields = append(fields, ledgerentry.FieldChain)
+	}
+	if m.addseq != nil {
+		fields = append(fields, ledgerentry.FieldSeq)
+	}
 	return fields
 }
 
@@ -6791,6 +7604,10 @@ func (m *LedgerEntryMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedActID()
 	case ledgerentry.FieldAmount:
 		return m.AddedAmount()
+	case ledgerentry.FieldChain:
+		return m.AddedChain()
+	case ledgerentry.FieldSeq:
+		return m.AddedSeq()
 	}
 	return nil, false
 }
@@ -6813,6 +7630,20 @@ func (m *LedgerEntryMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAmount(v)
+		return nil
+	case ledgerentry.FieldChain:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChain(v)
+		return nil
+	case ledgerentry.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
 		return nil
 	}
 	return fmt.Errorf("unknown LedgerEntry numeric field %s", name)
@@ -6868,6 +7699,18 @@ func (m *LedgerEntryMutation) ResetField(name string) error {
 	case ledgerentry.FieldFeed:
 		m.ResetFeed()
 		return nil
+	case ledgerentry.FieldChain:
+		m.ResetChain()
+		return nil
+	case ledgerentry.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case ledgerentry.FieldPrevHash:
+		m.ResetPrevHash()
+		return nil
+	case ledgerentry.FieldHash:
+		m.ResetHash()
+		return nil
 	}
 	return fmt.Errorf("unknown LedgerEntry field %s", name)
 }
@@ -6918,6 +7761,638 @@ func (m *LedgerEntryMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *LedgerEntryMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown LedgerEntry edge %s", name)
+}
+
+// LedgerSealMutation represents an operation that mutates the LedgerSeal nodes in the graph.
+type LedgerSealMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	activity_id   *string
+	entries       *int64
+	addentries    *int64
+	hash          *string
+	chains        *string
+	signature     *string
+	signed_at     *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*LedgerSeal, error)
+	predicates    []predicate.LedgerSeal
+}
+
+var _ ent.Mutation = (*LedgerSealMutation)(nil)
+
+// ledgersealOption allows management of the mutation configuration using functional options.
+type ledgersealOption func(*LedgerSealMutation)
+
+// newLedgerSealMutation creates new mutation for the LedgerSeal entity.
+func newLedgerSealMutation(c config, op Op, opts ...ledgersealOption) *LedgerSealMutation {
+	m := &LedgerSealMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLedgerSeal,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLedgerSealID sets the ID field of the mutation.
+func withLedgerSealID(id int) ledgersealOption {
+	return func(m *LedgerSealMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LedgerSeal
+		)
+		m.oldValue = func(ctx context.Context) (*LedgerSeal, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LedgerSeal.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLedgerSeal sets the old LedgerSeal of the mutation.
+func withLedgerSeal(node *LedgerSeal) ledgersealOption {
+	return func(m *LedgerSealMutation) {
+		m.oldValue = func(context.Context) (*LedgerSeal, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LedgerSealMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LedgerSealMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LedgerSealMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LedgerSealMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LedgerSeal.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetActivityID sets the "activity_id" field.
+func (m *LedgerSealMutation) SetActivityID(s string) {
+	m.activity_id = &s
+}
+
+// ActivityID returns the value of the "activity_id" field in the mutation.
+func (m *LedgerSealMutation) ActivityID() (r string, exists bool) {
+	v := m.activity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivityID returns the old "activity_id" field's value of the LedgerSeal entity.
+// If the LedgerSeal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerSealMutation) OldActivityID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivityID: %w", err)
+	}
+	return oldValue.ActivityID, nil
+}
+
+// ResetActivityID resets all changes to the "activity_id" field.
+func (m *LedgerSealMutation) ResetActivityID() {
+	m.activity_id = nil
+}
+
+// SetEntries sets the "entries" field.
+func (m *LedgerSealMutation) SetEntries(i int64) {
+	m.entries = &i
+	m.addentries = nil
+}
+
+// Entries returns the value of the "entries" field in the mutation.
+func (m *LedgerSealMutation) Entries() (r int64, exists bool) {
+	v := m.entries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntries returns the old "entries" field's value of the LedgerSeal entity.
+// If the LedgerSeal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerSealMutation) OldEntries(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntries is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntries requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntries: %w", err)
+	}
+	return oldValue.Entries, nil
+}
+
+// AddEntries adds i to the "entries" field.
+func (m *LedgerSealMutation) AddEntries(i int64) {
+	if m.addentries != nil {
+		*m.addentries += i
+	} else {
+		m.addentries = &i
+	}
+}
+
+// AddedEntries returns the value that was added to the "entries" field in this mutation.
+func (m *LedgerSealMutation) AddedEntries() (r int64, exists bool) {
+	v := m.addentries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEntries resets all changes to the "entries" field.
+func (m *LedgerSealMutation) ResetEntries() {
+	m.entries = nil
+	m.addentries = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *LedgerSealMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *LedgerSealMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the LedgerSeal entity.
+// If the LedgerSeal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerSealMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *LedgerSealMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetChains sets the "chains" field.
+func (m *LedgerSealMutation) SetChains(s string) {
+	m.chains = &s
+}
+
+// Chains returns the value of the "chains" field in the mutation.
+func (m *LedgerSealMutation) Chains() (r string, exists bool) {
+	v := m.chains
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChains returns the old "chains" field's value of the LedgerSeal entity.
+// If the LedgerSeal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerSealMutation) OldChains(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChains is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChains requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChains: %w", err)
+	}
+	return oldValue.Chains, nil
+}
+
+// ResetChains resets all changes to the "chains" field.
+func (m *LedgerSealMutation) ResetChains() {
+	m.chains = nil
+}
+
+// SetSignature sets the "signature" field.
+func (m *LedgerSealMutation) SetSignature(s string) {
+	m.signature = &s
+}
+
+// Signature returns the value of the "signature" field in the mutation.
+func (m *LedgerSealMutation) Signature() (r string, exists bool) {
+	v := m.signature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignature returns the old "signature" field's value of the LedgerSeal entity.
+// If the LedgerSeal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerSealMutation) OldSignature(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignature is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignature requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignature: %w", err)
+	}
+	return oldValue.Signature, nil
+}
+
+// ResetSignature resets all changes to the "signature" field.
+func (m *LedgerSealMutation) ResetSignature() {
+	m.signature = nil
+}
+
+// SetSignedAt sets the "signed_at" field.
+func (m *LedgerSealMutation) SetSignedAt(t time.Time) {
+	m.signed_at = &t
+}
+
+// SignedAt returns the value of the "signed_at" field in the mutation.
+func (m *LedgerSealMutation) SignedAt() (r time.Time, exists bool) {
+	v := m.signed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignedAt returns the old "signed_at" field's value of the LedgerSeal entity.
+// If the LedgerSeal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerSealMutation) OldSignedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignedAt: %w", err)
+	}
+	return oldValue.SignedAt, nil
+}
+
+// ResetSignedAt resets all changes to the "signed_at" field.
+func (m *LedgerSealMutation) ResetSignedAt() {
+	m.signed_at = nil
+}
+
+// Where appends a list predicates to the LedgerSealMutation builder.
+func (m *LedgerSealMutation) Where(ps ...predicate.LedgerSeal) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LedgerSealMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LedgerSealMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LedgerSeal, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LedgerSealMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LedgerSealMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LedgerSeal).
+func (m *LedgerSealMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LedgerSealMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.activity_id != nil {
+		fields = append(fields, ledgerseal.FieldActivityID)
+	}
+	if m.entries != nil {
+		fields = append(fields, ledgerseal.FieldEntries)
+	}
+	if m.hash != nil {
+		fields = append(fields, ledgerseal.FieldHash)
+	}
+	if m.chains != nil {
+		fields = append(fields, ledgerseal.FieldChains)
+	}
+	if m.signature != nil {
+		fields = append(fields, ledgerseal.FieldSignature)
+	}
+	if m.signed_at != nil {
+		fields = append(fields, ledgerseal.FieldSignedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LedgerSealMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ledgerseal.FieldActivityID:
+		return m.ActivityID()
+	case ledgerseal.FieldEntries:
+		return m.Entries()
+	case ledgerseal.FieldHash:
+		return m.Hash()
+	case ledgerseal.FieldChains:
+		return m.Chains()
+	case ledgerseal.FieldSignature:
+		return m.Signature()
+	case ledgerseal.FieldSignedAt:
+		return m.SignedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LedgerSealMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ledgerseal.FieldActivityID:
+		return m.OldActivityID(ctx)
+	case ledgerseal.FieldEntries:
+		return m.OldEntries(ctx)
+	case ledgerseal.FieldHash:
+		return m.OldHash(ctx)
+	case ledgerseal.FieldChains:
+		return m.OldChains(ctx)
+	case ledgerseal.FieldSignature:
+		return m.OldSignature(ctx)
+	case ledgerseal.FieldSignedAt:
+		return m.OldSignedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LedgerSeal field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LedgerSealMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ledgerseal.FieldActivityID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivityID(v)
+		return nil
+	case ledgerseal.FieldEntries:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntries(v)
+		return nil
+	case ledgerseal.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	case ledgerseal.FieldChains:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChains(v)
+		return nil
+	case ledgerseal.FieldSignature:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignature(v)
+		return nil
+	case ledgerseal.FieldSignedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerSeal field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LedgerSealMutation) AddedFields() []string {
+	var fields []string
+	if m.addentries != nil {
+		fields = append(fields, ledgerseal.FieldEntries)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LedgerSealMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case ledgerseal.FieldEntries:
+		return m.AddedEntries()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LedgerSealMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case ledgerseal.FieldEntries:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEntries(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerSeal numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LedgerSealMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LedgerSealMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LedgerSealMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown LedgerSeal nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LedgerSealMutation) ResetField(name string) error {
+	switch name {
+	case ledgerseal.FieldActivityID:
+		m.ResetActivityID()
+		return nil
+	case ledgerseal.FieldEntries:
+		m.ResetEntries()
+		return nil
+	case ledgerseal.FieldHash:
+		m.ResetHash()
+		return nil
+	case ledgerseal.FieldChains:
+		m.ResetChains()
+		return nil
+	case ledgerseal.FieldSignature:
+		m.ResetSignature()
+		return nil
+	case ledgerseal.FieldSignedAt:
+		m.ResetSignedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerSeal field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LedgerSealMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LedgerSealMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LedgerSealMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LedgerSealMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LedgerSealMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LedgerSealMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LedgerSealMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown LedgerSeal unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LedgerSealMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown LedgerSeal edge %s", name)
 }
 
 // ReconciliationReportMutation represents an operation that mutates the ReconciliationReport nodes in the graph.

@@ -30,8 +30,12 @@ type Tx struct {
 	Balance *BalanceClient
 	// IssuedReward is the client for interacting with the IssuedReward builders.
 	IssuedReward *IssuedRewardClient
+	// LedgerChain is the client for interacting with the LedgerChain builders.
+	LedgerChain *LedgerChainClient
 	// LedgerEntry is the client for interacting with the LedgerEntry builders.
 	LedgerEntry *LedgerEntryClient
+	// LedgerSeal is the client for interacting with the LedgerSeal builders.
+	LedgerSeal *LedgerSealClient
 	// ReconciliationReport is the client for interacting with the ReconciliationReport builders.
 	ReconciliationReport *ReconciliationReportClient
 	// RedPacket is the client for interacting with the RedPacket builders.
@@ -189,7 +193,9 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Balance = NewBalanceClient(tx.config)
 	tx.IssuedReward = NewIssuedRewardClient(tx.config)
+	tx.LedgerChain = NewLedgerChainClient(tx.config)
 	tx.LedgerEntry = NewLedgerEntryClient(tx.config)
+	tx.LedgerSeal = NewLedgerSealClient(tx.config)
 	tx.ReconciliationReport = NewReconciliationReportClient(tx.config)
 	tx.RedPacket = NewRedPacketClient(tx.config)
 	tx.RedPacketGrab = NewRedPacketGrabClient(tx.config)

@@ -117,6 +117,14 @@ type ComplexityRoot struct {
 		Ref     func(childComplexity int) int
 	}
 
+	LedgerHead struct {
+		ActivityID func(childComplexity int) int
+		Entries    func(childComplexity int) int
+		Hash       func(childComplexity int) int
+		Signature  func(childComplexity int) int
+		SignedAt   func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CreateAnnouncement func(childComplexity int, input model.AnnouncementInput) int
 		DeleteAnnouncement func(childComplexity int, id string, reason string) int
@@ -151,6 +159,7 @@ type ComplexityRoot struct {
 		Budgets               func(childComplexity int, activityID string) int
 		CircuitBreakers       func(childComplexity int) int
 		ConfigVersion         func(childComplexity int) int
+		LedgerHead            func(childComplexity int, activityID string) int
 		PayoutsInDoubt        func(childComplexity int, olderThanSeconds *int) int
 		ReconciliationReports func(childComplexity int, activityID string, first int) int
 		Switches              func(childComplexity int) int
@@ -237,6 +246,7 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, first int, after *string, action *string, target *string, actor *string) (*model.AuditConnection, error)
 	ReconciliationReports(ctx context.Context, activityID string, first int) ([]*model.ReconciliationReport, error)
 	PayoutsInDoubt(ctx context.Context, olderThanSeconds *int) ([]*model.PayoutInDoubt, error)
+	LedgerHead(ctx context.Context, activityID string) (*model.LedgerHead, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -566,6 +576,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Discrepancy.Ref(childComplexity), true
 
+	case "LedgerHead.activityId":
+		if e.ComplexityRoot.LedgerHead.ActivityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerHead.ActivityID(childComplexity), true
+	case "LedgerHead.entries":
+		if e.ComplexityRoot.LedgerHead.Entries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerHead.Entries(childComplexity), true
+	case "LedgerHead.hash":
+		if e.ComplexityRoot.LedgerHead.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerHead.Hash(childComplexity), true
+	case "LedgerHead.signature":
+		if e.ComplexityRoot.LedgerHead.Signature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerHead.Signature(childComplexity), true
+	case "LedgerHead.signedAt":
+		if e.ComplexityRoot.LedgerHead.SignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerHead.SignedAt(childComplexity), true
+
 	case "Mutation.createAnnouncement":
 		if e.ComplexityRoot.Mutation.CreateAnnouncement == nil {
 			break
@@ -774,6 +815,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ConfigVersion(childComplexity), true
 
+	case "Query.ledgerHead":
+		if e.ComplexityRoot.Query.LedgerHead == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ledgerHead_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LedgerHead(childComplexity, args["activityId"].(string)), true
 	case "Query.payoutsInDoubt":
 		if e.ComplexityRoot.Query.PayoutsInDoubt == nil {
 			break
@@ -1478,6 +1530,24 @@ extend type Query {
   "Payouts whose outcome has been unknown for longer than olderThanSeconds (default: the in-doubt threshold, 300), oldest first, at most 500."
   payoutsInDoubt(olderThanSeconds: Int): [PayoutInDoubt!]! @hasRole(role: VIEWER)
 }
+
+"An activity's ledger head, signed: every entry is linked into a hash chain, and the head covers every chain's last entry."
+type LedgerHead {
+  "The (child) activity whose ledger this is."
+  activityId: ID!
+  "How many chained ledger entries the head covers."
+  entries: Int64!
+  "Lowercase hex SHA-256 over the chains' heads."
+  hash: String!
+  "Compact JWS (EdDSA, a kid of /.well-known/jwks.json) of {activityId, entries, hash, signedAt}."
+  signature: String!
+  signedAt: Time!
+}
+
+extend type Query {
+  "The live child's (for a parent id) or that activity's ledger head, signed now (the seal is kept: verify-ledger checks the chains against it)."
+  ledgerHead(activityId: ID!): LedgerHead! @hasRole(role: VIEWER)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1638,6 +1708,22 @@ func (ec *executionContext) childFields_Discrepancy(ctx context.Context, field g
 		return ec.fieldContext_Discrepancy_detail(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Discrepancy", field.Name)
+}
+
+func (ec *executionContext) childFields_LedgerHead(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "activityId":
+		return ec.fieldContext_LedgerHead_activityId(ctx, field)
+	case "entries":
+		return ec.fieldContext_LedgerHead_entries(ctx, field)
+	case "hash":
+		return ec.fieldContext_LedgerHead_hash(ctx, field)
+	case "signature":
+		return ec.fieldContext_LedgerHead_signature(ctx, field)
+	case "signedAt":
+		return ec.fieldContext_LedgerHead_signedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LedgerHead", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2137,6 +2223,20 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 }
 
 func (ec *executionContext) field_Query_budgets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activityId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["activityId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_ledgerHead_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "activityId",
@@ -3446,6 +3546,121 @@ func (ec *executionContext) fieldContext_Discrepancy_detail(_ context.Context, f
 	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
 }
 
+func (ec *executionContext) _LedgerHead_activityId(ctx context.Context, field graphql.CollectedField, obj *model.LedgerHead) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerHead_activityId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivityID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerHead_activityId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerHead", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LedgerHead_entries(ctx context.Context, field graphql.CollectedField, obj *model.LedgerHead) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerHead_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerHead_entries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerHead", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _LedgerHead_hash(ctx context.Context, field graphql.CollectedField, obj *model.LedgerHead) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerHead_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerHead_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerHead", field, false, false, "String")
+}
+
+func (ec *executionContext) _LedgerHead_signature(ctx context.Context, field graphql.CollectedField, obj *model.LedgerHead) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerHead_signature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signature, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerHead_signature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerHead", field, false, false, "String")
+}
+
+func (ec *executionContext) _LedgerHead_signedAt(ctx context.Context, field graphql.CollectedField, obj *model.LedgerHead) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerHead_signedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerHead_signedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerHead", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Mutation_setSwitch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4706,6 +4921,68 @@ func (ec *executionContext) fieldContext_Query_payoutsInDoubt(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_payoutsInDoubt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_ledgerHead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ledgerHead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LedgerHead(ctx, fc.Args["activityId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNAdminRole2githubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐAdminRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.LedgerHead
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.LedgerHead
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LedgerHead) graphql.Marshaler {
+			return ec.marshalNLedgerHead2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐLedgerHead(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ledgerHead(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LedgerHead(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ledgerHead_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7580,6 +7857,59 @@ func (ec *executionContext) _Discrepancy(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var ledgerHeadImplementors = []string{"LedgerHead"}
+
+func (ec *executionContext) _LedgerHead(ctx context.Context, sel ast.SelectionSet, obj *model.LedgerHead) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ledgerHeadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LedgerHead")
+		case "activityId":
+			out.Values[i] = ec._LedgerHead_activityId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entries":
+			out.Values[i] = ec._LedgerHead_entries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hash":
+			out.Values[i] = ec._LedgerHead_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signature":
+			out.Values[i] = ec._LedgerHead_signature(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signedAt":
+			out.Values[i] = ec._LedgerHead_signedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7851,6 +8181,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_payoutsInDoubt(ctx, field)
+				})
+		case "ledgerHead":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_ledgerHead(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -8897,6 +9233,14 @@ func (ec *executionContext) unmarshalNIssueRewardInput2ᚕᚖgithubᚗcomᚋspri
 func (ec *executionContext) unmarshalNIssueRewardInput2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐIssueRewardInput(ctx context.Context, v any) (*model.IssueRewardInput, error) {
 	res, err := ec.unmarshalInputIssueRewardInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLedgerHead2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐLedgerHead(ctx context.Context, sel ast.SelectionSet, v *model.LedgerHead) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LedgerHead!")
+		return graphql.Null
+	}
+	return ec._LedgerHead(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋspringwalletᚋwalletᚋadminᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {

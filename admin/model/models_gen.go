@@ -165,6 +165,19 @@ type IssueRewardInput struct {
 	Amount int64 `json:"amount"`
 }
 
+// An activity's ledger head, signed: every entry is linked into a hash chain, and the head covers every chain's last entry.
+type LedgerHead struct {
+	// The (child) activity whose ledger this is.
+	ActivityID string `json:"activityId"`
+	// How many chained ledger entries the head covers.
+	Entries int64 `json:"entries"`
+	// Lowercase hex SHA-256 over the chains' heads.
+	Hash string `json:"hash"`
+	// Compact JWS (EdDSA, a kid of /.well-known/jwks.json) of {activityId, entries, hash, signedAt}.
+	Signature string    `json:"signature"`
+	SignedAt  time.Time `json:"signedAt"`
+}
+
 type Mutation struct {
 }
 

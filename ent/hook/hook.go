@@ -105,6 +105,18 @@ func (f IssuedRewardFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IssuedRewardMutation", m)
 }
 
+// The LedgerChainFunc type is an adapter to allow the use of ordinary
+// function as LedgerChain mutator.
+type LedgerChainFunc func(context.Context, *ent.LedgerChainMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LedgerChainFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LedgerChainMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerChainMutation", m)
+}
+
 // The LedgerEntryFunc type is an adapter to allow the use of ordinary
 // function as LedgerEntry mutator.
 type LedgerEntryFunc func(context.Context, *ent.LedgerEntryMutation) (ent.Value, error)
@@ -115,6 +127,18 @@ func (f LedgerEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerEntryMutation", m)
+}
+
+// The LedgerSealFunc type is an adapter to allow the use of ordinary
+// function as LedgerSeal mutator.
+type LedgerSealFunc func(context.Context, *ent.LedgerSealMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LedgerSealFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LedgerSealMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerSealMutation", m)
 }
 
 // The ReconciliationReportFunc type is an adapter to allow the use of ordinary

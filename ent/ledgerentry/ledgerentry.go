@@ -32,6 +32,14 @@ const (
 	FieldRef = "ref"
 	// FieldFeed holds the string denoting the feed field in the database.
 	FieldFeed = "feed"
+	// FieldChain holds the string denoting the chain field in the database.
+	FieldChain = "chain"
+	// FieldSeq holds the string denoting the seq field in the database.
+	FieldSeq = "seq"
+	// FieldPrevHash holds the string denoting the prev_hash field in the database.
+	FieldPrevHash = "prev_hash"
+	// FieldHash holds the string denoting the hash field in the database.
+	FieldHash = "hash"
 	// Table holds the table name of the ledgerentry in the database.
 	Table = "ledger_entries"
 )
@@ -48,6 +56,10 @@ var Columns = []string{
 	FieldKind,
 	FieldRef,
 	FieldFeed,
+	FieldChain,
+	FieldSeq,
+	FieldPrevHash,
+	FieldHash,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -73,6 +85,14 @@ var (
 	DefaultActID int64
 	// DefaultFeed holds the default value on creation for the "feed" field.
 	DefaultFeed string
+	// DefaultChain holds the default value on creation for the "chain" field.
+	DefaultChain int
+	// DefaultSeq holds the default value on creation for the "seq" field.
+	DefaultSeq int64
+	// DefaultPrevHash holds the default value on creation for the "prev_hash" field.
+	DefaultPrevHash string
+	// DefaultHash holds the default value on creation for the "hash" field.
+	DefaultHash string
 )
 
 // OrderOption defines the ordering options for the LedgerEntry queries.
@@ -126,4 +146,24 @@ func ByRef(opts ...sql.OrderTermOption) OrderOption {
 // ByFeed orders the results by the feed field.
 func ByFeed(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFeed, opts...).ToFunc()
+}
+
+// ByChain orders the results by the chain field.
+func ByChain(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChain, opts...).ToFunc()
+}
+
+// BySeq orders the results by the seq field.
+func BySeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSeq, opts...).ToFunc()
+}
+
+// ByPrevHash orders the results by the prev_hash field.
+func ByPrevHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPrevHash, opts...).ToFunc()
+}
+
+// ByHash orders the results by the hash field.
+func ByHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHash, opts...).ToFunc()
 }

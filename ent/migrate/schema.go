@@ -225,6 +225,27 @@ var (
 			},
 		},
 	}
+	// LedgerChainsColumns holds the columns for the "ledger_chains" table.
+	LedgerChainsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "chain", Type: field.TypeInt},
+		{Name: "seq", Type: field.TypeInt64, Default: 0},
+		{Name: "hash", Type: field.TypeString, Default: ""},
+	}
+	// LedgerChainsTable holds the schema information for the "ledger_chains" table.
+	LedgerChainsTable = &schema.Table{
+		Name:       "ledger_chains",
+		Columns:    LedgerChainsColumns,
+		PrimaryKey: []*schema.Column{LedgerChainsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ledgerchain_activity_id_chain",
+				Unique:  true,
+				Columns: []*schema.Column{LedgerChainsColumns[1], LedgerChainsColumns[2]},
+			},
+		},
+	}
 	// LedgerEntriesColumns holds the columns for the "ledger_entries" table.
 	LedgerEntriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -237,6 +258,10 @@ var (
 		{Name: "kind", Type: field.TypeString},
 		{Name: "ref", Type: field.TypeString},
 		{Name: "feed", Type: field.TypeString, Default: ""},
+		{Name: "chain", Type: field.TypeInt, Default: 0},
+		{Name: "seq", Type: field.TypeInt64, Default: 0},
+		{Name: "prev_hash", Type: field.TypeString, Default: ""},
+		{Name: "hash", Type: field.TypeString, Default: ""},
 	}
 	// LedgerEntriesTable holds the schema information for the "ledger_entries" table.
 	LedgerEntriesTable = &schema.Table{
@@ -258,6 +283,34 @@ var (
 				Name:    "ledgerentry_activity_id_ref",
 				Unique:  false,
 				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[8]},
+			},
+			{
+				Name:    "ledgerentry_activity_id_chain_seq",
+				Unique:  false,
+				Columns: []*schema.Column{LedgerEntriesColumns[3], LedgerEntriesColumns[10], LedgerEntriesColumns[11]},
+			},
+		},
+	}
+	// LedgerSealsColumns holds the columns for the "ledger_seals" table.
+	LedgerSealsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "activity_id", Type: field.TypeString},
+		{Name: "entries", Type: field.TypeInt64},
+		{Name: "hash", Type: field.TypeString},
+		{Name: "chains", Type: field.TypeString},
+		{Name: "signature", Type: field.TypeString},
+		{Name: "signed_at", Type: field.TypeTime},
+	}
+	// LedgerSealsTable holds the schema information for the "ledger_seals" table.
+	LedgerSealsTable = &schema.Table{
+		Name:       "ledger_seals",
+		Columns:    LedgerSealsColumns,
+		PrimaryKey: []*schema.Column{LedgerSealsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ledgerseal_activity_id_signed_at",
+				Unique:  false,
+				Columns: []*schema.Column{LedgerSealsColumns[1], LedgerSealsColumns[6]},
 			},
 		},
 	}
@@ -536,7 +589,9 @@ var (
 		AuditEntriesTable,
 		BalancesTable,
 		IssuedRewardsTable,
+		LedgerChainsTable,
 		LedgerEntriesTable,
+		LedgerSealsTable,
 		ReconciliationReportsTable,
 		RedPacketsTable,
 		RedPacketGrabsTable,

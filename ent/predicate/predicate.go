@@ -30,8 +30,14 @@ type Balance func(*sql.Selector)
 // IssuedReward is the predicate function for issuedreward builders.
 type IssuedReward func(*sql.Selector)
 
+// LedgerChain is the predicate function for ledgerchain builders.
+type LedgerChain func(*sql.Selector)
+
 // LedgerEntry is the predicate function for ledgerentry builders.
 type LedgerEntry func(*sql.Selector)
+
+// LedgerSeal is the predicate function for ledgerseal builders.
+type LedgerSeal func(*sql.Selector)
 
 // ReconciliationReport is the predicate function for reconciliationreport builders.
 type ReconciliationReport func(*sql.Selector)

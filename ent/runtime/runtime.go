@@ -13,6 +13,7 @@ import (
 	"github.com/springwallet/wallet/ent/auditentry"
 	"github.com/springwallet/wallet/ent/balance"
 	"github.com/springwallet/wallet/ent/issuedreward"
+	"github.com/springwallet/wallet/ent/ledgerchain"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/reconciliationreport"
 	"github.com/springwallet/wallet/ent/redisepoch"
@@ -156,6 +157,16 @@ func init() {
 	issuedrewardDescRecordedAt := issuedrewardFields[12].Descriptor()
 	// issuedreward.DefaultRecordedAt holds the default value on creation for the recorded_at field.
 	issuedreward.DefaultRecordedAt = issuedrewardDescRecordedAt.Default.(func() time.Time)
+	ledgerchainFields := schema.LedgerChain{}.Fields()
+	_ = ledgerchainFields
+	// ledgerchainDescSeq is the schema descriptor for seq field.
+	ledgerchainDescSeq := ledgerchainFields[2].Descriptor()
+	// ledgerchain.DefaultSeq holds the default value on creation for the seq field.
+	ledgerchain.DefaultSeq = ledgerchainDescSeq.Default.(int64)
+	// ledgerchainDescHash is the schema descriptor for hash field.
+	ledgerchainDescHash := ledgerchainFields[3].Descriptor()
+	// ledgerchain.DefaultHash holds the default value on creation for the hash field.
+	ledgerchain.DefaultHash = ledgerchainDescHash.Default.(string)
 	ledgerentryMixin := schema.LedgerEntry{}.Mixin()
 	ledgerentryHooks := schema.LedgerEntry{}.Hooks()
 	ledgerentry.Hooks[0] = ledgerentryHooks[0]
@@ -175,6 +186,22 @@ func init() {
 	ledgerentryDescFeed := ledgerentryFields[7].Descriptor()
 	// ledgerentry.DefaultFeed holds the default value on creation for the feed field.
 	ledgerentry.DefaultFeed = ledgerentryDescFeed.Default.(string)
+	// ledgerentryDescChain is the schema descriptor for chain field.
+	ledgerentryDescChain := ledgerentryFields[8].Descriptor()
+	// ledgerentry.DefaultChain holds the default value on creation for the chain field.
+	ledgerentry.DefaultChain = ledgerentryDescChain.Default.(int)
+	// ledgerentryDescSeq is the schema descriptor for seq field.
+	ledgerentryDescSeq := ledgerentryFields[9].Descriptor()
+	// ledgerentry.DefaultSeq holds the default value on creation for the seq field.
+	ledgerentry.DefaultSeq = ledgerentryDescSeq.Default.(int64)
+	// ledgerentryDescPrevHash is the schema descriptor for prev_hash field.
+	ledgerentryDescPrevHash := ledgerentryFields[10].Descriptor()
+	// ledgerentry.DefaultPrevHash holds the default value on creation for the prev_hash field.
+	ledgerentry.DefaultPrevHash = ledgerentryDescPrevHash.Default.(string)
+	// ledgerentryDescHash is the schema descriptor for hash field.
+	ledgerentryDescHash := ledgerentryFields[11].Descriptor()
+	// ledgerentry.DefaultHash holds the default value on creation for the hash field.
+	ledgerentry.DefaultHash = ledgerentryDescHash.Default.(string)
 	reconciliationreportHooks := schema.ReconciliationReport{}.Hooks()
 	reconciliationreport.Hooks[0] = reconciliationreportHooks[0]
 	reconciliationreportFields := schema.ReconciliationReport{}.Fields()

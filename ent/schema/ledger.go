@@ -31,6 +31,14 @@ func (LedgerEntry) Fields() []ent.Field {
 		// feed names the wallet-feed source a user's leg shows under ("" for none), so the
 		// feed reads its rows with one index range instead of filtering by kind.
 		field.String("feed").Default("").Immutable(),
+		// chain, seq, prev_hash and hash link the entry into its activity's hash chains: seq
+		// counts from 1 within (activity_id, chain), hash covers the entry's content and
+		// prev_hash, so an edited, deleted or inserted row breaks the chain (verify-ledger).
+		// Rows written before the chains existed have seq 0 and no hash.
+		field.Int("chain").Default(0).Immutable(),
+		field.Int64("seq").Default(0).Immutable(),
+		field.String("prev_hash").Default("").Immutable(),
+		field.String("hash").Default("").Immutable(),
 	}
 }
 
@@ -43,6 +51,7 @@ func (LedgerEntry) Indexes() []ent.Index {
 		index.Fields("activity_id", "account", "feed", "created_at"),
 		index.Fields("txn_id"),
 		index.Fields("activity_id", "ref"),
+		index.Fields("activity_id", "chain", "seq"),
 	}
 }
 
@@ -82,4 +91,47 @@ func (Balance) Fields() []ent.Field {
 // Indexes of the Balance.
 func (Balance) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("activity_id", "act_id").Unique()}
+}
+
+// LedgerChain is the head of one hash chain of an activity's ledger: the last entry's seq and
+// hash. Posting locks it, so entries of one chain are linked in order; an activity has
+// several chains so that concurrent transactions rarely wait for each other.
+type LedgerChain struct{ ent.Schema }
+
+// Fields of the LedgerChain.
+func (LedgerChain) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("activity_id").Immutable(),
+		field.Int("chain").Immutable(),
+		field.Int64("seq").Default(0),
+		field.String("hash").Default(""),
+	}
+}
+
+// Indexes of the LedgerChain.
+func (LedgerChain) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("activity_id", "chain").Unique()}
+}
+
+// LedgerSeal is a signed ledger head: the activity's chain heads at one moment, signed with
+// the service's Ed25519 key (published in /.well-known/jwks.json). A later rewrite of the
+// chains, hashes recomputed and all, no longer matches a seal made before it.
+type LedgerSeal struct{ ent.Schema }
+
+// Fields of the LedgerSeal.
+func (LedgerSeal) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("activity_id").Immutable(),
+		field.Int64("entries").Immutable(),
+		field.String("hash").Immutable(),
+		// chains is the JSON list of {chain, seq, hash} the hash covers.
+		field.String("chains").Immutable(),
+		field.String("signature").Immutable(),
+		field.Time("signed_at").Immutable(),
+	}
+}
+
+// Indexes of the LedgerSeal.
+func (LedgerSeal) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("activity_id", "signed_at")}
 }

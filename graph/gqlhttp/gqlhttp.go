@@ -1,7 +1,8 @@
 // Package gqlhttp assembles a gqlgen executable schema into an HTTP handler the way both of
-// the wallet's GraphQL endpoints need it: explicit transports, a query cache, a complexity
-// limit, one error presenter for the contract's codes, panic recovery, metrics, and the
-// GraphQL-over-HTTP status codes.
+// the wallet's GraphQL endpoints need it: its own transports (a body limit, coded errors for
+// malformed requests, the GraphQL-over-HTTP status codes), document limits checked before
+// validation, a query cache bounded in bytes, a complexity limit, one error presenter for
+// the contract's codes, panic recovery and metrics.
 package gqlhttp
 
 import (
@@ -22,10 +23,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/redis/go-redis/v9"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/springwallet/wallet/ratelimit"
@@ -57,6 +56,9 @@ type Options struct {
 	Redis redis.UniversalClient
 	// Switches turn APQ and cost reporting off (required).
 	Switches switches.Reader
+	// MaxBodyBytes bounds a POST body (0: DefaultMaxBodyBytes); a larger one is refused with
+	// HTTP 413 before more than this much of it is read.
+	MaxBodyBytes int64
 }
 
 // ParserTokenLimit bounds how many tokens a document may have before parsing stops: a huge
@@ -68,23 +70,34 @@ func New(es graphql.ExecutableSchema, o Options) http.Handler {
 	if o.Switches == nil || o.Log == nil || o.Metrics == nil || o.Auth == nil {
 		panic("gqlhttp.New: Options.Switches, Log, Metrics and Auth are required") // a wiring mistake
 	}
+	maxBody := o.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	cache := newDocCache(QueryCacheBytes, o.Metrics, o.Schema)
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(postTransport{maxBody: maxBody})
+	srv.AddTransport(otherMethods{})
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(ParserTokenLimit)
+	srv.SetValidationRulesFn(validationRules(o.Metrics, o.Schema))
 	srv.Use(extension.Introspection{})
+	// Order matters: APQ first (it may put the document text in place), then the limits on
+	// that text, before gqlgen parses and validates it.
 	if o.Redis != nil {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: apqCache{rdb: o.Redis, sw: o.Switches, ttl: 7 * 24 * time.Hour}})
+		srv.Use(newPersistedQueries(apqCache{rdb: o.Redis, sw: o.Switches, ttl: 7 * 24 * time.Hour}))
 	}
+	srv.Use(&preflight{schema: o.Schema, cache: cache, metrics: o.Metrics})
 	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
 	srv.SetErrorPresenter(presenter(o.Log))
 	if o.Limits != nil {
 		srv.Use(rateLimit{o.Limits})
 	}
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		o.Log.Error("panic in resolver", "request_id", RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		// The panic value may hold client input of any size; the stack is the useful part.
+		o.Log.Error("panic in resolver", "request_id", RequestID(ctx), "panic", truncate(fmt.Sprint(p), maxLoggedBytes), "stack", string(debug.Stack()))
 		return errors.New("panic") // presented as INTERNAL with the request id
 	})
 	if o.Metrics != nil {
@@ -128,10 +141,10 @@ func authenticate(v *auth.Verifier, next http.Handler) http.Handler {
 	})
 }
 
-// statusCodes applies GraphQL-over-HTTP: a document that fails to parse or validate is 400
-// with application/graphql-response+json but 200 with application/json (gqlgen answers 422).
-// A request refused whole by a rate limit is HTTP 429 with Retry-After; every limited request
-// carries the RateLimit headers.
+// statusCodes puts the request's state in its context for the GraphQL layer to fill, and
+// applies what it says: a request refused whole by a rate limit is HTTP 429 with Retry-After;
+// every limited request carries the RateLimit headers. (The transports set the
+// GraphQL-over-HTTP statuses of malformed requests and documents themselves.)
 func statusCodes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{}
@@ -144,6 +157,13 @@ type reqState struct {
 	mu       sync.Mutex
 	decision *ratelimit.Decision
 	limited  time.Duration // > 0: refused by a rate limit, retry after this long
+	// docQuery is the document text the preflight checked, docKey its normalized key and
+	// docTokens its token count, so the query cache need not lex the text again.
+	docQuery  string
+	docKey    string
+	docTokens int
+	// apqHash and apqQuery are a persisted query to store once it validated.
+	apqHash, apqQuery string
 }
 
 type reqStateKey struct{}
@@ -151,6 +171,15 @@ type reqStateKey struct{}
 func stateOf(ctx context.Context) *reqState {
 	st, _ := ctx.Value(reqStateKey{}).(*reqState)
 	return st
+}
+
+func (st *reqState) rememberDocument(query, key string, tokens int) {
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	st.docQuery, st.docKey, st.docTokens = query, key, tokens
+	st.mu.Unlock()
 }
 
 func (st *reqState) refuse(after time.Duration) {
@@ -173,13 +202,6 @@ func (s *statusWriter) WriteHeader(code int) {
 		return
 	}
 	s.wrote = true
-	if code == http.StatusUnprocessableEntity {
-		if ct := s.Header().Get("Content-Type"); ct == "application/json" || ct == "" {
-			code = http.StatusOK
-		} else {
-			code = http.StatusBadRequest
-		}
-	}
 	s.st.mu.Lock()
 	d, limited := s.st.decision, s.st.limited
 	s.st.mu.Unlock()
@@ -263,7 +285,8 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gerr
 		}
 		id := RequestID(ctx)
-		log.Error("internal error", "request_id", id, "path", gerr.Path.String(), "err", err)
+		// Capped: an error may quote client input, and a log line must stay a line.
+		log.Error("internal error", "request_id", id, "path", truncate(gerr.Path.String(), maxLoggedBytes), "err", truncate(err.Error(), maxLoggedBytes))
 		return &gqlerror.Error{
 			Message:    "internal error (request " + id + ")",
 			Path:       gerr.Path,
@@ -272,9 +295,19 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// Timeout bounds a request's context; the rest of the system sees the deadline.
+// maxLoggedBytes caps each value logged from a request: never a whole body or document.
+const maxLoggedBytes = 512
+
+// writeGrace is how long after its handler timeout a request may take to write its answer.
+const writeGrace = 5 * time.Second
+
+// Timeout bounds a request's context; the rest of the system sees the deadline. It also sets
+// the connection's write deadline to d plus writeGrace, replacing the server's write timeout
+// for this request: the answer, a coded timeout error included, gets time to be written, and a
+// client reading it slowly holds the connection no longer than that.
 func Timeout(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + writeGrace)) // unsupported writers keep the server's
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))

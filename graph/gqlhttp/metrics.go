@@ -12,6 +12,12 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// refused counts documents refused by a limit before validation, by limit.
+	refused *prometheus.CounterVec
+	// validations counts documents gqlgen validated (parsed-query cache misses).
+	validations *prometheus.CounterVec
+	// cacheBytes and cacheEntries are the parsed-query cache's size.
+	cacheBytes, cacheEntries *prometheus.GaugeVec
 }
 
 // NewMetrics registers the series on reg.
@@ -26,8 +32,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "GraphQL operation latency by schema and root field.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"schema", "operation"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wallet_graphql_documents_refused_total",
+			Help: "Documents refused before validation, by the limit they broke (bytes, width, depth, selections, introspection, duplicates, cycle).",
+		}, []string{"schema", "limit"}),
+		validations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wallet_graphql_validations_total",
+			Help: "Documents validated against the schema: parsed-query cache misses that passed the document limits.",
+		}, []string{"schema"}),
+		cacheBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wallet_graphql_query_cache_bytes",
+			Help: "Bytes the parsed-query cache holds (text, key and syntax tree, as estimated).",
+		}, []string{"schema"}),
+		cacheEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wallet_graphql_query_cache_entries",
+			Help: "Documents in the parsed-query cache.",
+		}, []string{"schema"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.refused, m.validations, m.cacheBytes, m.cacheEntries)
 	return m
 }
 

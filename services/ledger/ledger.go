@@ -147,30 +147,62 @@ type Wallet struct {
 	ActID      int64
 }
 
-// Post appends balanced transactions to the ledger in tx and applies their user legs to the
-// balance rows: credits create the row when needed, debits are conditional updates that answer
+// Post appends balanced transactions to the ledger in tx, links every leg into its activity's
+// hash chains, and applies the user legs to the balance rows: credits create the row when needed, debits are conditional updates that answer
 // INSUFFICIENT_BALANCE rather than go below zero. Every transaction is validated before any
 // row is written; one invalid transaction refuses them all. It is the only code that inserts
 // ledger rows (a test checks).
 func Post(ctx context.Context, tx *ent.Tx, txns ...Txn) error {
 	n := 0
+	touched := map[string]map[int]bool{}
 	for i := range txns {
 		if err := txns[i].Validate(); err != nil {
 			return err
 		}
 		n += len(txns[i].Legs)
+		if touched[txns[i].ActivityID] == nil {
+			touched[txns[i].ActivityID] = map[int]bool{}
+		}
+		touched[txns[i].ActivityID][chainOf(txns[i].ID)] = true
 	}
 	if n == 0 {
 		return nil
+	}
+	heads := map[string]map[int]*chainHead{}
+	acts := make([]string, 0, len(touched))
+	for a := range touched {
+		acts = append(acts, a)
+	}
+	sort.Strings(acts)
+	for _, a := range acts {
+		chains := make([]int, 0, len(touched[a]))
+		for ch := range touched[a] {
+			chains = append(chains, ch)
+		}
+		h, err := lockChains(ctx, tx, a, chains)
+		if err != nil {
+			return err
+		}
+		heads[a] = h
 	}
 	creates := make([]*ent.LedgerEntryCreate, 0, n)
 	moves := map[Wallet]*move{}
 	for _, t := range txns {
 		feed := feedOf(t.Kind)
 		at := t.At.UTC().Truncate(time.Microsecond)
+		chain := chainOf(t.ID)
+		head := heads[t.ActivityID][chain]
 		for _, l := range t.Legs {
+			legFeed := ""
+			if l.ActID != 0 {
+				legFeed = feed
+			}
+			head.seq++
+			prev := head.hash
+			head.hash = entryHash(prev, t.ID, t.ActivityID, l.Account, l.ActID, l.Amount, string(t.Kind), t.Ref, legFeed, at, chain, head.seq)
 			c := tx.LedgerEntry.Create().SetTxnID(t.ID).SetActivityID(t.ActivityID).SetAccount(l.Account).
-				SetActID(l.ActID).SetAmount(l.Amount).SetKind(string(t.Kind)).SetRef(t.Ref).SetCreatedAt(at)
+				SetActID(l.ActID).SetAmount(l.Amount).SetKind(string(t.Kind)).SetRef(t.Ref).SetCreatedAt(at).
+				SetChain(chain).SetSeq(head.seq).SetPrevHash(prev).SetHash(head.hash)
 			if l.ActID != 0 {
 				c.SetFeed(feed)
 				w := Wallet{t.ActivityID, l.ActID}
@@ -189,6 +221,13 @@ func Post(ctx context.Context, tx *ent.Tx, txns ...Txn) error {
 	}
 	if err := tx.LedgerEntry.CreateBulk(creates...).Exec(ctx); err != nil {
 		return fmt.Errorf("post %s: %w", txns[0].ID, err)
+	}
+	for _, a := range acts {
+		for _, h := range heads[a] {
+			if err := tx.LedgerChain.UpdateOne(h.row).SetSeq(h.seq).SetHash(h.hash).Exec(ctx); err != nil {
+				return fmt.Errorf("advance ledger chain: %w", err)
+			}
+		}
 	}
 	return applyMoves(ctx, tx, moves)
 }

@@ -150,3 +150,25 @@ func (s *Signer) JWKS() map[string][]JWK {
 		Kid: s.kid, Alg: "EdDSA", Use: "sig",
 	}}}
 }
+
+// SignClaims returns the compact JWS (EdDSA, this key's kid) of arbitrary claims: the ledger's
+// signed heads use the same published key as red-packet tokens.
+func (s *Signer) SignClaims(claims jwt.MapClaims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = s.kid
+	out, err := t.SignedString(s.priv)
+	if err != nil {
+		return "", fmt.Errorf("sign claims: %w", err)
+	}
+	return out, nil
+}
+
+// VerifyClaims checks a JWS made by SignClaims and returns its claims.
+func (s *Signer) VerifyClaims(tok string) (jwt.MapClaims, error) {
+	claims := jwt.MapClaims{}
+	p := jwt.NewParser(jwt.WithValidMethods([]string{"EdDSA"}))
+	if _, err := p.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return s.pub, nil }); err != nil {
+		return nil, fmt.Errorf("verify signature: %w", err)
+	}
+	return claims, nil
+}
