@@ -280,6 +280,7 @@ func (a *app) start(ctx context.Context) {
 	a.workers.Start(ctx, map[string]lifecycle.Worker{
 		"settlement":       a.wallet.Settler(),
 		"sweeper":          a.wallet.Sweeper(),
+		"journal":          a.wallet.Journal(),
 		"readiness":        lifecycle.Func(a.watchReadiness),
 		"switches":         a.switches,
 		"counter":          a.counter,

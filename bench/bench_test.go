@@ -67,6 +67,11 @@ func setup(b *testing.B) (*stack, *store.DB) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The journal worker runs beside issuance, as in the server.
+	jctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Journal().Run(jctx); close(done) }()
+	b.Cleanup(func() { stop(); <-done })
 	live, err := cat.Resolve(ctx, activityID, time.Now())
 	if err != nil {
 		b.Fatal(err)

@@ -131,7 +131,9 @@ func (c *Client) wire(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c.workers.Start(context.Background(), map[string]lifecycle.Worker{"switches": board, "counter": hot})
+	// The journal worker records what Issue accepts in the database, as every instance does,
+	// so a Redis that loses data cannot lose those rewards.
+	c.workers.Start(context.Background(), map[string]lifecycle.Worker{"switches": board, "counter": hot, "journal": c.core.Journal()})
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/asset"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/ledgerentry"
 	"github.com/springwallet/wallet/ent/redpacket"
 	"github.com/springwallet/wallet/ent/redpacketgrab"
@@ -29,6 +30,7 @@ var sqlNames = strings.NewReplacer(
 	"{ledger}", ledgerentry.Table,
 	"{balances}", balance.Table,
 	"{orders}", rewardorder.Table,
+	"{journal}", issuedreward.Table,
 	"{assets}", asset.Table,
 	"{withdrawals}", withdrawal.Table,
 	"{packets}", redpacket.Table,
@@ -59,8 +61,9 @@ type querier struct {
 	activityID string
 	f          *findings
 	checked    *Checked
-	// issued is what the database knows each scene issued (set by issuedByScene).
-	issued map[string]int64
+	// issued is what the database knows each scene issued, settled or journaled, and paid
+	// what its budget account paid out (set by issuedByScene).
+	issued, paid map[string]int64
 }
 
 // each runs query with the activity id as $1 and calls scan for every row.
@@ -228,24 +231,51 @@ func (q *querier) rewards(ctx context.Context) error {
 }
 
 // issuedByScene reads what the database knows each scene issued (every award type, as
-// budgets count them) into q.issued, for the budget counter check; it also counts the orders.
+// budgets count them: the settled orders, and the journaled ones not settled yet) into
+// q.issued, and what each scene's budget account paid out into q.paid, for the budget
+// checks; it also counts the settled orders.
 func (q *querier) issuedByScene(ctx context.Context) error {
-	out := map[string]int64{}
-	err := q.each(ctx, `SELECT scene_id, COUNT(*), COALESCE(SUM(amount), 0) FROM {orders} WHERE activity_id = $1 GROUP BY scene_id`,
-		func(r *stdsql.Rows) error {
+	out, paid := map[string]int64{}, map[string]int64{}
+	add := func(count bool) func(r *stdsql.Rows) error {
+		return func(r *stdsql.Rows) error {
 			var scene string
 			var n, sum int64
 			if err := r.Scan(&scene, &n, &sum); err != nil {
 				return err
 			}
-			out[scene] = sum
-			q.checked.Orders += n
+			out[scene] += sum
+			if count {
+				q.checked.Orders += n
+			}
 			return nil
-		})
+		}
+	}
+	err := q.each(ctx, `SELECT scene_id, COUNT(*), COALESCE(SUM(amount), 0) FROM {orders} WHERE activity_id = $1 GROUP BY scene_id`, add(true))
 	if err != nil {
 		return fmt.Errorf("sum issued by scene: %w", err)
 	}
-	q.issued = out
+	err = q.each(ctx, `SELECT scene_id, COUNT(*), COALESCE(SUM(amount), 0) FROM {journal} j
+		WHERE j.activity_id = $1 AND NOT j.settled
+		  AND NOT EXISTS (SELECT 1 FROM {orders} o WHERE o.activity_id = j.activity_id AND o.order_no = j.order_no)
+		GROUP BY scene_id`, add(false))
+	if err != nil {
+		return fmt.Errorf("sum journaled by scene: %w", err)
+	}
+	err = q.each(ctx, `SELECT account, -COALESCE(SUM(amount), 0) FROM {ledger}
+		WHERE activity_id = $1 AND account LIKE {budget:} || '%' GROUP BY account`,
+		func(r *stdsql.Rows) error {
+			var account string
+			var sum int64
+			if err := r.Scan(&account, &sum); err != nil {
+				return err
+			}
+			paid[strings.TrimPrefix(account, ledger.BudgetPrefix)] = sum
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("sum budget accounts: %w", err)
+	}
+	q.issued, q.paid = out, paid
 	return nil
 }
 

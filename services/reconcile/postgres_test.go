@@ -13,6 +13,7 @@ func TestOnPostgres(t *testing.T) {
 		"StalePendingWaitsForGrace":  TestStalePendingWaitsForTheGrace,
 		"ReportListsAtMostMaxListed": TestReportListsAtMostMaxListed,
 		"LargerActivityReconciles":   TestLargerActivityReconciles,
+		"OverspentBudgetIsReported":  TestOverspentBudgetIsReported,
 	} {
 		t.Run(name, test)
 	}

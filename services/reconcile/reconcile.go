@@ -28,8 +28,20 @@
 //	RED_PACKET_ESCROW_MISMATCH  an open packet's escrow account ≠ its remaining amount (Ref: id)
 //	RED_PACKET_ESCROW_NOT_EMPTY a finished or expired packet's escrow account is not zero
 //	BUDGET_COUNTER_LOW          a Redis budget counter is below what the database knows was
-//	                            issued: the budget could be overspent (Ref: scene, "*" for the
-//	                            activity's overall counter)
+//	                            issued (settled orders and journaled ones not settled yet): the
+//	                            budget could be overspent (Ref: scene, "*" for the activity's
+//	                            overall counter)
+//	BUDGET_COUNTER_HIGH         a Redis budget counter, read before the database, is above what
+//	                            the database knows was issued once every instance's journal has
+//	                            caught up: budget reserved for nothing (a reservation kept after
+//	                            an error, a token charged twice) or rewards only Redis knew of
+//	                            (Ref: scene or "*")
+//	BUDGET_OVERSPENT            a scene issued more than its budget less its reserve, or the
+//	                            activity more than its budgetTotal (when it has one), by what the
+//	                            orders say (settled plus journaled, every award type at face
+//	                            value) or by what the ledger's budget account paid out, whichever
+//	                            is larger; against the current budgets, so a budget lowered below
+//	                            what was already issued shows here too (Ref: scene or "*")
 package reconcile
 
 import (
@@ -69,6 +81,8 @@ const (
 	KindRedPacketEscrowMismatch = "RED_PACKET_ESCROW_MISMATCH"
 	KindRedPacketEscrowNotEmpty = "RED_PACKET_ESCROW_NOT_EMPTY"
 	KindBudgetCounterLow        = "BUDGET_COUNTER_LOW"
+	KindBudgetCounterHigh       = "BUDGET_COUNTER_HIGH"
+	KindBudgetOverspent         = "BUDGET_OVERSPENT"
 )
 
 // Kinds lists every discrepancy kind.
@@ -76,6 +90,7 @@ var Kinds = []string{
 	KindTxnUnbalanced, KindLedgerUnbalanced, KindBalanceMismatch, KindBalanceNegative, KindRewardLegsMismatch,
 	KindRewardLegsOrphaned, KindAssetMissing, KindStalePending, KindClearingMismatch, KindWithdrawalLegsMismatch,
 	KindRedPacketUnbalanced, KindRedPacketEscrowMismatch, KindRedPacketEscrowNotEmpty, KindBudgetCounterLow,
+	KindBudgetCounterHigh, KindBudgetOverspent,
 }
 
 // Discrepancy is one disagreement a run found.
@@ -127,17 +142,25 @@ type Config struct {
 	// Timeout bounds one run. A run continues when its caller stops waiting, so that its
 	// report is stored and can be listed afterwards.
 	Timeout time.Duration
+	// JournalLag is how long after reading the budget counters a run waits before it reads
+	// the database, so that every instance's issuance journal holds what those counters had
+	// counted (ten of the wallet's JournalIntervals): only then is a counter above the
+	// database's total really too high. It only keeps BUDGET_COUNTER_HIGH from crying wolf.
+	JournalLag time.Duration
 }
 
 // DefaultConfig is what the server runs with.
 func DefaultConfig() Config {
-	return Config{Grace: 2 * time.Minute, MaxListed: 1000, Page: 2000, Timeout: 10 * time.Minute}
+	return Config{Grace: 2 * time.Minute, MaxListed: 1000, Page: 2000, Timeout: 10 * time.Minute, JournalLag: 10 * wallet.DefaultConfig().JournalInterval}
 }
 
 // RedisState reads what the reward core keeps in Redis (the wallet service implements it).
 type RedisState interface {
 	BudgetCounters(ctx context.Context, activityID string, sceneIDs []string) (map[string]wallet.BudgetCounter, wallet.BudgetCounter, error)
 	RedisOrderStates(ctx context.Context, activityID string, refs []wallet.OrderRef) ([]wallet.RedisOrderState, error)
+	// FlushJournal writes this instance's issuance journal (the other instances write theirs
+	// within Config.JournalLag).
+	FlushJournal(ctx context.Context) error
 }
 
 // Service runs reconciliations and keeps their reports.
@@ -164,6 +187,9 @@ func New(db *store.DB, w RedisState, catalog *activity.Catalog, now func() time.
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = def.Timeout
+	}
+	if cfg.JournalLag <= 0 {
+		cfg.JournalLag = def.JournalLag
 	}
 	return &Service{db: db, wallet: w, catalog: catalog, now: now, log: log, cfg: cfg}
 }
@@ -196,6 +222,20 @@ func (s *Service) Run(ctx context.Context, activityID string) (*Report, error) {
 	defer cancel()
 	f := &findings{max: s.cfg.MaxListed, list: []Discrepancy{}, byKind: map[string]int{}}
 	var checked Checked
+	// The budget counters as they stand before the database is read: once every journal has
+	// caught up with them, the database knows at least what they counted.
+	scenes, err := s.catalog.Scenes(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	before, _, err := s.counters(ctx, a.ID, scenes, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: %w", a.ID, err)
+	}
+	if err := s.wallet.FlushJournal(ctx); err != nil {
+		return nil, fmt.Errorf("reconcile %s: %w", a.ID, err)
+	}
+	lifecycle.Sleep(ctx, s.cfg.JournalLag)
 	// One snapshot for every database check, so a settlement or payout committing meanwhile
 	// cannot look like a disagreement between two tables.
 	q := &querier{activityID: a.ID, f: f, checked: &checked}
@@ -217,9 +257,9 @@ func (s *Service) Run(ctx context.Context, activityID string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reconcile %s: %w", a.ID, err)
 	}
-	// Redis is read after the snapshot: budget counters only grow between the two, so a
+	// Redis is read again after the snapshot: budget counters only grow between the two, so a
 	// counter below the snapshot's totals is low for real.
-	if err := s.budgets(ctx, a, q.issued, f, &checked); err != nil {
+	if err := s.budgets(ctx, a, scenes, q, before, f, &checked); err != nil {
 		return nil, fmt.Errorf("reconcile %s: %w", a.ID, err)
 	}
 	if err := s.stalePending(ctx, a.ID, started.Add(-s.cfg.Grace), f); err != nil {
@@ -291,41 +331,75 @@ func (s *Service) List(ctx context.Context, activityID string, first int) ([]*Re
 	return out, nil
 }
 
-// budgets compares the Redis budget counters with the totals the database knows were issued.
-func (s *Service) budgets(ctx context.Context, a *activity.Activity, issued map[string]int64, f *findings, checked *Checked) error {
-	scenes, err := s.catalog.Scenes(ctx, a)
-	if err != nil {
-		return err
-	}
+// counterSet is the budget counters of some scenes, and the activity's overall counter.
+type counterSet struct {
+	scenes map[string]wallet.BudgetCounter
+	all    wallet.BudgetCounter
+}
+
+// counters reads the counters of the given scenes and of the scene ids in extra.
+func (s *Service) counters(ctx context.Context, activityID string, scenes []*activity.Scene, extra map[string]int64) (counterSet, []string, error) {
 	ids := map[string]bool{}
 	for _, sc := range scenes {
 		ids[sc.SceneID] = true
 	}
-	var total int64
-	for id, amt := range issued {
+	for id := range extra {
 		ids[id] = true
-		total += amt
 	}
 	sorted := make([]string, 0, len(ids))
 	for id := range ids {
 		sorted = append(sorted, id)
 	}
 	sort.Strings(sorted)
-	checked.Scenes = int64(len(sorted))
-	counters, all, err := s.wallet.BudgetCounters(ctx, a.ID, sorted)
+	c, all, err := s.wallet.BudgetCounters(ctx, activityID, sorted)
+	return counterSet{scenes: c, all: all}, sorted, err
+}
+
+// budgets compares the Redis budget counters with the totals the database knows were issued
+// (low: read after the snapshot; high: read before it, with the journals caught up since),
+// and what was issued and paid out with the budgets.
+func (s *Service) budgets(ctx context.Context, a *activity.Activity, scenes []*activity.Scene, q *querier, before counterSet, f *findings, checked *Checked) error {
+	after, sorted, err := s.counters(ctx, a.ID, scenes, q.issued)
 	if err != nil {
 		return err
 	}
+	checked.Scenes = int64(len(sorted))
+	limits := map[string]int64{}
+	for _, sc := range scenes {
+		limits[sc.SceneID] = wallet.SceneLimit(sc)
+	}
+	var total, paid int64
 	for _, id := range sorted {
+		issued := q.issued[id]
+		total += issued
+		paid += q.paid[id]
 		// A missing counter is rebuilt from the database's totals before the next issuance.
-		if c := counters[id]; c.Present && c.Issued < issued[id] {
+		if c := after.scenes[id]; c.Present && c.Issued < issued {
 			f.add(Discrepancy{Kind: KindBudgetCounterLow, Ref: id,
-				Detail: fmt.Sprintf("scene %s: the redis counter says %d fen issued, the database knows %d", id, c.Issued, issued[id])})
+				Detail: fmt.Sprintf("scene %s: the redis counter says %d fen issued, the database knows %d", id, c.Issued, issued)})
+		}
+		if c := before.scenes[id]; c.Present && c.Issued > issued {
+			f.add(Discrepancy{Kind: KindBudgetCounterHigh, Ref: id,
+				Detail: fmt.Sprintf("scene %s: the redis counter said %d fen issued, the database knows %d", id, c.Issued, issued)})
+		}
+		if limit, ok := limits[id]; ok {
+			if spent := max(issued, q.paid[id]); spent > limit {
+				f.add(Discrepancy{Kind: KindBudgetOverspent, Ref: id, Detail: fmt.Sprintf(
+					"scene %s: %d fen issued (%d paid out of its budget account), more than the %d its budget less reserve allows", id, issued, q.paid[id], limit)})
+			}
 		}
 	}
-	if all.Present && all.Issued < total {
+	if after.all.Present && after.all.Issued < total {
 		f.add(Discrepancy{Kind: KindBudgetCounterLow, Ref: "*",
-			Detail: fmt.Sprintf("activity %s: the redis counter says %d fen issued, the database knows %d", a.ID, all.Issued, total)})
+			Detail: fmt.Sprintf("activity %s: the redis counter says %d fen issued, the database knows %d", a.ID, after.all.Issued, total)})
+	}
+	if before.all.Present && before.all.Issued > total {
+		f.add(Discrepancy{Kind: KindBudgetCounterHigh, Ref: "*",
+			Detail: fmt.Sprintf("activity %s: the redis counter said %d fen issued, the database knows %d", a.ID, before.all.Issued, total)})
+	}
+	if spent := max(total, paid); a.BudgetTotal > 0 && spent > a.BudgetTotal {
+		f.add(Discrepancy{Kind: KindBudgetOverspent, Ref: "*", Detail: fmt.Sprintf(
+			"activity %s: %d fen issued (%d paid out of its budget accounts), more than its budgetTotal of %d", a.ID, total, paid, a.BudgetTotal)})
 	}
 	return nil
 }

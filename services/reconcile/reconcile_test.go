@@ -78,6 +78,10 @@ func setup(t *testing.T, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	f.rp = rp
+	if cfg.JournalLag == 0 {
+		// One instance: the run writes its journal itself, so there is no other to wait for.
+		cfg.JournalLag = time.Millisecond
+	}
 	f.r = New(w.DB, f.core, w.Catalog, w.Clock.Now, w.Log, cfg)
 	return f
 }
@@ -431,6 +435,30 @@ func TestEachCorruptionIsFound(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{KindBudgetCounterLow}},
+		{"raised budget counter", func(t *testing.T, f *fixture, _ scenario) {
+			if err := f.rdb.HIncrBy(ctx, "w:b:{b:"+childID+"}:s:rain", "issued", 1).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBudgetCounterHigh}},
+		{"raised activity counter", func(t *testing.T, f *fixture, _ scenario) {
+			if err := f.rdb.HIncrBy(ctx, "w:b:{b:"+childID+"}:all", "issued", 5_000).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBudgetCounterHigh}},
+		{"scene issued past its budget", func(t *testing.T, f *fixture, _ scenario) {
+			// 10,750 fen were issued in the cash scene (250 still pending); a budget of 11,000
+			// keeps 1,100 in reserve, so 9,900 was the most it could issue.
+			if _, err := f.world.Catalog.UpsertScene(ctx, activity.SceneInput{ActivityID: parentID, SceneID: cashScene,
+				AwardType: wallet.AwardCash, BudgetTotal: 11_000, ReservePPM: -1}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBudgetOverspent}},
+		{"activity issued past its budget", func(t *testing.T, f *fixture, _ scenario) {
+			if _, err := f.world.Catalog.UpsertActivity(ctx, activity.ActivityInput{ID: childID, ParentID: parentID, Phase: "PRODUCTION",
+				StartsAt: testworld.T0, EndsAt: testworld.T0.Add(24 * time.Hour), BudgetTotal: 11_000}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{KindBudgetOverspent}},
 		{"open packet's escrow drained", func(t *testing.T, f *fixture, sc scenario) {
 			f.post(t, "escrow-leak", "MANUAL", sc.open, ledger.Leg{Account: ledger.RedPacketAccount(sc.open), Amount: -1}, suspense(1))
 		}, []string{KindRedPacketEscrowMismatch}},
@@ -528,4 +556,37 @@ func TestLargerActivityReconciles(t *testing.T) {
 		t.Fatalf("checked %+v", rep.Checked)
 	}
 	t.Logf("reconciled %d orders in %v", rep.Checked.Orders, time.Since(start))
+}
+
+// A budget overspent is reported. Here by the one loss the reward core cannot cover: an
+// instance accepted a reward and died before its journal write while Redis lost its data, so
+// the budget counters were rebuilt without it and its token, handed back, was charged past
+// the limit (the token was promised).
+func TestOverspentBudgetIsReported(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, Config{})
+	if _, err := f.world.Catalog.UpsertScene(ctx, activity.SceneInput{ActivityID: childID, SceneID: "tight", AwardType: wallet.AwardCash,
+		BudgetTotal: 1000, ReservePPM: -1}); err != nil { // 900 may be issued
+		t.Fatal(err)
+	}
+	tight := func(actID, amount int64) wallet.IssueInput {
+		return wallet.IssueInput{ActID: actID, AppID: 1, ActivityID: parentID, SceneID: "tight", RainID: 1, AwardType: wallet.AwardCash, Amount: amount}
+	}
+	dead := wallettest.Core(t, f.world) // another instance, which never writes its journal
+	lost := wallettest.Issue(t, dead, tight(94, 300))
+	wallettest.Issue(t, f.core, tight(95, 600))
+	f.rdb.FlushDB(ctx)
+	if _, err := f.core.Issue(ctx, tight(96, 600)); errs.CodeOf(err) != errs.BudgetExhausted {
+		t.Fatalf("issue past the rebuilt counter: %v, want BUDGET_EXHAUSTED", err)
+	}
+	wallettest.Issue(t, f.core, tight(96, 300))
+	if _, err := f.core.Redeem(ctx, lost.Token, 94); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(t, 94, 95, 96)
+	rep := f.run(t, parentID)
+	wantKinds(t, rep, KindBudgetOverspent)
+	if d := rep.Discrepancies[0]; d.Ref != "tight" {
+		t.Fatalf("discrepancy %+v, want it on scene tight", d)
+	}
 }

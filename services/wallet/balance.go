@@ -6,6 +6,7 @@ import (
 
 	"github.com/springwallet/wallet/ent"
 	"github.com/springwallet/wallet/ent/balance"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/switches"
@@ -38,12 +39,15 @@ func (s *Service) pendingOrders(ctx context.Context, activityID string, actID in
 }
 
 // Wallet returns the account's balance. Pending rewards are read from Redis first, then the
-// settled balance and the subset of those rewards already in the database are read in one
-// database snapshot: a reward settled after the Redis read is counted once, as settled, even
-// before its Redis entry is cleared.
+// settled balance, the journaled rewards not settled yet and which of all those pending orders
+// are already in the database are read in one database snapshot: a reward settled after the
+// Redis read is counted once, as settled, even before its Redis entry is cleared, and a pending
+// reward Redis lost is still counted, from the journal. Where the account's Redis slot lost its
+// data, the read waits for the recovery (epoch.go), after which the journal holds everything
+// accepted before the loss: the balance and cumulativeIncome never drop on a loss.
 func (s *Service) Wallet(ctx context.Context, live *activity.Live, actID int64) (Balance, error) {
 	activityID := live.ID
-	pending, err := s.pendingOrders(ctx, activityID, actID)
+	pending, err := s.pendingIntact(ctx, activityID, actID)
 	if err != nil {
 		return Balance{}, err
 	}
@@ -57,11 +61,16 @@ func (s *Service) Wallet(ctx context.Context, live *activity.Live, actID int64) 
 		default:
 			b.Settled, b.CumulativeIncome = row.Settled, row.Cumulative
 		}
-		done, err := settledAmong(ctx, tx.Client(), activityID, pending)
+		journaled, err := journaledPending(ctx, tx.Client(), activityID, actID)
 		if err != nil {
 			return err
 		}
-		for _, o := range pending {
+		all := unionOrders(pending, journaled)
+		done, err := settledAmong(ctx, tx.Client(), activityID, all)
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
 			if o.IsCash() && !done[o.OrderNo] {
 				b.Pending += o.Amount
 			}
@@ -74,6 +83,55 @@ func (s *Service) Wallet(ctx context.Context, live *activity.Live, actID int64) 
 	b.Balance = b.Settled + b.Pending
 	b.CumulativeIncome += b.Pending
 	return b, nil
+}
+
+// pendingIntact reads an account's pending hash together with its slot's epoch marker (one
+// round trip: they share a slot). A missing marker means the slot lost its data: the read
+// waits for the recovery and reads again.
+func (s *Service) pendingIntact(ctx context.Context, activityID string, actID int64) ([]Order, error) {
+	marker := accountMarker(activityID, actID)
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		vals := pipe.HGetAll(ctx, pendingKey(activityID, actID))
+		mark := pipe.Exists(ctx, marker)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("read pending: %w", err)
+		}
+		if mark.Val() == 0 && attempt == 0 {
+			if err := s.recoverRedis(ctx, marker, nil); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out := make([]Order, 0, len(vals.Val()))
+		for _, v := range vals.Val() {
+			o, err := unmarshalOrder(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, o)
+		}
+		return out, nil
+	}
+}
+
+// unionOrders is a followed by the orders of b not in a (by order number).
+func unionOrders(a, b []Order) []Order {
+	if len(b) == 0 {
+		return a
+	}
+	seen := make(map[string]bool, len(a))
+	for _, o := range a {
+		seen[o.OrderNo] = true
+	}
+	out := a
+	for _, o := range b {
+		if !seen[o.OrderNo] {
+			seen[o.OrderNo] = true
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // SettledAmong returns which of the live activity's given pending orders are already in the
@@ -125,8 +183,17 @@ func (s *Service) HasReward(ctx context.Context, live *activity.Live, actID int6
 		}
 	}
 	ok, err := s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID), rewardorder.ActID(actID), rewardorder.SceneID(sceneID)).Exist(ctx)
+	if err != nil || ok {
+		if err != nil {
+			return false, fmt.Errorf("find reward: %w", err)
+		}
+		return true, nil
+	}
+	// A pending reward Redis lost is still the account's: the journal knows it.
+	ok, err = s.db.R.IssuedReward.Query().Where(issuedreward.ActivityID(activityID), issuedreward.ActID(actID), issuedreward.Settled(false),
+		issuedreward.SceneID(sceneID)).Exist(ctx)
 	if err != nil {
-		return false, fmt.Errorf("find reward: %w", err)
+		return false, fmt.Errorf("find journaled reward: %w", err)
 	}
 	return ok, nil
 }

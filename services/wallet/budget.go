@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/ent"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/ent/rewardorder"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
@@ -18,14 +19,15 @@ import (
 // checks and reserves both atomically on one Redis Cluster slot, and no number of instances
 // can issue past a budget.
 
-// sceneLimit is what a scene may issue in all: its budget less the reserve, which issuance
+// SceneLimit is what a scene may issue in all: its budget less the reserve, which issuance
 // must always leave untouched.
-func sceneLimit(sc *activity.Scene) int64 { return sc.BudgetTotal - sc.Reserve() }
+func SceneLimit(sc *activity.Scene) int64 { return sc.BudgetTotal - sc.Reserve() }
 
 // reserve takes amount from the scene's and the activity's budgets, or answers
-// BUDGET_EXHAUSTED. force reserves without checking (restoring a token already issued).
-func (s *Service) reserve(ctx context.Context, a *activity.Activity, sc *activity.Scene, amount int64, force bool) error {
-	keys := []string{budgetSceneKey(a.ID, sc.SceneID), budgetAllKey(a.ID)}
+// BUDGET_EXHAUSTED. force reserves without checking (restoring a token already issued). h is
+// the caller's hold on the journal gate (epoch.go).
+func (s *Service) reserve(ctx context.Context, a *activity.Activity, sc *activity.Scene, amount int64, force bool, h *inflight) error {
+	keys := []string{budgetSceneKey(a.ID, sc.SceneID), budgetAllKey(a.ID), budgetMarker(a.ID)}
 	activityCap := int64(-1)
 	if a.BudgetTotal > 0 {
 		activityCap = a.BudgetTotal
@@ -35,28 +37,35 @@ func (s *Service) reserve(ctx context.Context, a *activity.Activity, sc *activit
 		f = "1"
 	}
 	sceneSeed, allSeed := any("-"), any("-")
-	for attempt := 0; ; attempt++ {
-		r, err := luascript.Run(ctx, s.rdb, reserveScript, keys, amount, sceneLimit(sc), activityCap, f, sceneSeed, allSeed)
+	// A few rounds: seed, lost again (Redis flushed twice in a row), seed again.
+	for attempt := 0; attempt < 8; attempt++ {
+		r, err := luascript.Run(ctx, s.rdb, reserveScript, keys, amount, SceneLimit(sc), activityCap, f, sceneSeed, allSeed)
 		if err != nil {
 			return fmt.Errorf("reserve budget: %w", err)
 		}
-		switch {
-		case r.Outcome == outcomeReserved:
+		switch r.Outcome {
+		case outcomeReserved:
 			return nil
-		case r.Outcome == outcomeSeed && attempt == 0:
+		case outcomeRefused:
+			return errs.E(errs.BudgetExhausted, "scene %s's budget cannot cover %d fen (%d%% of it is kept in reserve)", sc.SceneID, amount, sc.ReservePPM/10_000)
+		case outcomeLost:
+			// The counters went with Redis's data: rebuild them only once the database knows
+			// every reward issued before the loss, pending ones included.
+			if err := s.recoverRedis(ctx, keys[2], h); err != nil {
+				return err
+			}
+			sceneSeed, allSeed = "-", "-"
+		case outcomeSeed:
 			scene, all, err := s.issuedFromDB(ctx, a.ID, sc.SceneID)
 			if err != nil {
 				return err
 			}
 			sceneSeed, allSeed = scene, all
-			continue
-		case r.Outcome == outcomeSeed:
-			return fmt.Errorf("reserve budget: counters missing after seeding")
-		case r.Outcome != outcomeRefused:
+		default:
 			return fmt.Errorf("reserve budget: unknown script outcome %q", r.Outcome)
 		}
-		return errs.E(errs.BudgetExhausted, "scene %s's budget cannot cover %d fen (%d%% of it is kept in reserve)", sc.SceneID, amount, sc.ReservePPM/10_000)
 	}
+	return fmt.Errorf("reserve budget: counters still missing after seeding")
 }
 
 func (s *Service) release(ctx context.Context, activityID, sceneID string, amount int64) {
@@ -68,22 +77,35 @@ func (s *Service) release(ctx context.Context, activityID, sceneID string, amoun
 }
 
 // issuedFromDB is what the database knows was issued for a scene and for the whole activity:
-// the authoritative totals a lost Redis counter is rebuilt from. Rewards that were pending
-// when Redis lost its data come back through redeemToken, which reserves them again.
+// the settled orders, and the journaled ones not settled yet (pending, or lost from Redis with
+// its data). These are the totals a lost Redis counter is rebuilt from; rebuilt after the
+// recovery has waited for every instance's journal (epoch.go), they count every reward issued
+// before the loss.
 func (s *Service) issuedFromDB(ctx context.Context, activityID, sceneID string) (scene, all int64, err error) {
-	var rows []struct {
+	var settled, journaled []struct {
 		SceneID string `json:"scene_id"`
 		Sum     int64  `json:"sum"`
 	}
-	err = s.db.R.RewardOrder.Query().Where(rewardorder.ActivityID(activityID)).
-		GroupBy(rewardorder.FieldSceneID).Aggregate(ent.As(ent.Sum(rewardorder.FieldAmount), "sum")).Scan(ctx, &rows)
+	err = s.db.ReadTx(ctx, func(tx *ent.Tx) error {
+		err := tx.RewardOrder.Query().Where(rewardorder.ActivityID(activityID)).
+			GroupBy(rewardorder.FieldSceneID).Aggregate(ent.As(ent.Sum(rewardorder.FieldAmount), "sum")).Scan(ctx, &settled)
+		if err != nil {
+			return fmt.Errorf("sum issued rewards: %w", err)
+		}
+		err = tx.IssuedReward.Query().Where(issuedreward.ActivityID(activityID), issuedreward.Settled(false), notSettled).
+			GroupBy(issuedreward.FieldSceneID).Aggregate(ent.As(ent.Sum(issuedreward.FieldAmount), "sum")).Scan(ctx, &journaled)
+		if err != nil {
+			return fmt.Errorf("sum journaled rewards: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("sum issued rewards: %w", err)
+		return 0, 0, err
 	}
-	for _, r := range rows {
+	for _, r := range append(settled, journaled...) {
 		all += r.Sum
 		if r.SceneID == sceneID {
-			scene = r.Sum
+			scene += r.Sum
 		}
 	}
 	return scene, all, nil
@@ -117,7 +139,7 @@ func (s *Service) Budgets(ctx context.Context, a *activity.Activity) ([]BudgetSt
 		}
 		out = append(out, BudgetState{
 			SceneID: sc.SceneID, Total: sc.BudgetTotal, Issued: issued, Remaining: sc.BudgetTotal - issued,
-			ReserveRatio: sc.ReserveRatio(), Exhausted: issued+1 > sceneLimit(sc),
+			ReserveRatio: sc.ReserveRatio(), Exhausted: issued+1 > SceneLimit(sc),
 		})
 	}
 	return out, nil

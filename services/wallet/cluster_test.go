@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/springwallet/wallet/ent/redisepoch"
 	"github.com/springwallet/wallet/internal/testworld"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/errs"
@@ -58,6 +59,34 @@ func TestOnRedisCluster(t *testing.T) {
 	cancel()
 	<-done
 
+	// Every epoch marker lands on the slot it stands for, the accounts' and budgets' on theirs.
+	for _, slot := range []int{0, 1, 5460, 5461, 10923, clusterSlots - 1} {
+		if got := rc.ClusterKeySlot(ctx, markerKey(slot)).Val(); got != int64(slot) {
+			t.Fatalf("marker of slot %d is on slot %d", slot, got)
+		}
+	}
+	if a, b := rc.ClusterKeySlot(ctx, accountMarker(childID, 7)).Val(), rc.ClusterKeySlot(ctx, pendingKey(childID, 7)).Val(); a != b {
+		t.Fatalf("account marker on slot %d, its keys on %d", a, b)
+	}
+	if a, b := rc.ClusterKeySlot(ctx, budgetMarker(childID)).Val(), rc.ClusterKeySlot(ctx, budgetSceneKey(childID, "rain")).Val(); a != b {
+		t.Fatalf("budget marker on slot %d, the counters on %d", a, b)
+	}
+	// One node loses its data: its slots alone are recovered, and account 1's settled order,
+	// issued again, is its first answer replayed.
+	node, err := rc.(*redis.ClusterClient).MasterForKey(ctx, pendingKey(childID, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if again := f.issue(t, cash(1, 1, 100)); !again.Replayed || again.Token != toks[0] || again.Status != StatusSettled {
+		t.Fatalf("re-issue after a node lost its data = %+v", again)
+	}
+	if ep := w.DB.R.RedisEpoch.Query().Where(redisepoch.KindEQ(redisepoch.KindLOSS)).OnlyX(ctx); ep.Slots <= 0 || ep.Slots >= clusterSlots {
+		t.Fatalf("loss recovered %d slots, want only the node's", ep.Slots)
+	}
+
 	// Budgets: the scene and activity counters share a slot; a race stops exactly at the limit.
 	var ok atomic.Int32
 	var wg sync.WaitGroup
@@ -82,10 +111,7 @@ func TestOnRedisCluster(t *testing.T) {
 	// The sweeper scans every master.
 	o := Order{OrderNo: OrderNo(200, "rain", 1, AwardCash, 0), ActivityID: childID, ActID: 200, AppID: 1, SceneID: "rain",
 		RainID: 1, AwardType: AwardCash, Amount: 5, IssuedAtMs: clk.Now().UnixMilli()}
-	if err := issueScript.Run(ctx, rc, []string{orderKey(childID, 200, o.OrderNo), pendingKey(childID, 200), capKey(childID, 200, 0)},
-		o.content(), "", o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs, 0, "-", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	f.recordOnly(t, o)
 	clk.Add(2 * time.Second)
 	if n, err := s.Sweep(ctx); err != nil || n < 1 {
 		t.Fatalf("sweep on the cluster = %d, %v", n, err)

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Redis layout: every key the reward core uses is built by a function here. Every key of one
@@ -18,6 +19,12 @@ import (
 //	w:b:{b:A}:s:SCENE  hash    issued (fen reserved by issuance for the scene)
 //	w:b:{b:A}:all      hash    issued (all scenes of the activity)
 //	w:c:{s:A}          hash    hot issuance totals: amt, cnt, cash, amt:SCENE, cnt:SCENE
+//	w:e:{TAG}          string  the epoch marker of the slot TAG lands on: since when (unix ms)
+//	                           the slot holds every order record (epoch.go)
+//	w:j:live:ID        string  instance ID's journal worker is live (expires)
+//	w:j:recover        string  the id of the recovery from data loss under way
+//	w:j:ack:ID         set     the instances whose journal holds what they accepted before
+//	                           recovery ID began
 
 func accountTag(activityID string, actID int64) string {
 	return "{" + activityID + ":" + strconv.FormatInt(actID, 10) + "}"
@@ -69,3 +76,23 @@ func statsKeyActivity(k string) (string, bool) {
 	}
 	return strings.TrimSuffix(act, statsKeySuffix), true
 }
+
+// markerKey is the epoch marker of one slot.
+func markerKey(slot int) string { return "w:e:{" + slotTags()[slot] + "}" }
+
+// accountMarker is the marker on the slot of an account's keys (accountTag).
+func accountMarker(activityID string, actID int64) string {
+	return markerKey(slotOf(activityID + ":" + strconv.FormatInt(actID, 10)))
+}
+
+// budgetMarker is the marker on the slot of an activity's budget counters.
+func budgetMarker(activityID string) string { return markerKey(slotOf("b:" + activityID)) }
+
+// The journal beacons' keys (epoch.go).
+const (
+	beaconRecoverKey = "w:j:recover"
+	beaconLivePrefix = "w:j:live:"
+	beaconAckPrefix  = "w:j:ack:"
+	// beaconKeep is how long a recovery id and its acknowledgements are kept.
+	beaconKeep = time.Minute
+)

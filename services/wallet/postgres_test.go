@@ -18,6 +18,12 @@ func TestOnPostgres(t *testing.T) {
 		"LedgerIsAppendOnly":                TestLedgerIsAppendOnly,
 		"BudgetRaceAcrossTwoInstances":      TestBudgetRaceAcrossTwoInstances,
 		"BudgetSurvivesRedisLoss":           TestBudgetSurvivesRedisLoss,
+		"SettledOrderReplayedAfterLoss":     TestSettledOrderIsReplayedAfterRedisLoss,
+		"RetryOnAnotherInstanceAfterLoss":   TestRetryOnAnotherInstanceAfterRedisLoss,
+		"BudgetNotIssuedTwiceAfterLoss":     TestBudgetIsNotIssuedTwiceAfterRedisLoss,
+		"BudgetHoldsWhenFlushedMidBurst":    TestBudgetHoldsWhenRedisIsFlushedMidBurst,
+		"WalletNeverDropsOnLoss":            TestWalletNeverDropsWhenRedisLosesData,
+		"JournalWritesOnceAndMarksSettled":  TestJournalWritesOnceAndMarksSettled,
 	} {
 		t.Run(name, test)
 	}

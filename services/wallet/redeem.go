@@ -18,10 +18,16 @@ type RedeemResult struct {
 }
 
 // Redeem takes back a red-packet token a client holds. A token the server still knows (in
-// Redis or settled in the database) is a replay; a valid one it has lost (Redis data gone) is
-// restored as pending and settled like any other, and never paid twice because settlement is
-// idempotent on the order number. onlyActID, when non-zero, is the only account whose tokens
-// the caller may redeem.
+// Redis, settled in the database, or journaled) is a replay; a valid one it has lost (Redis
+// data gone) is restored as pending and settled like any other, and never paid twice because
+// settlement is idempotent on the order number. onlyActID, when non-zero, is the only account
+// whose tokens the caller may redeem.
+//
+// What a restored token does to the budget depends on whether the database knew its order.
+// Journaled, it was charged at issuance and is in the counters (those that survived, and those
+// rebuilt from the database after the loss): it is not charged again. Unknown to the database
+// (its issuing instance died before its journal write while Redis lost its data), no counter
+// holds it, so it is charged now, past the limit if need be: the token was promised.
 func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*RedeemResult, error) {
 	if !s.switches.Enabled(switches.Redeem) {
 		return nil, Degraded("token redemption")
@@ -40,7 +46,8 @@ func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*Red
 	if err != nil || actID != p.ActID || sceneID != p.SceneID || int64(rainID) != p.RainID || awardType != AwardCash {
 		return nil, errs.Input("token", "the token's order number does not match its content")
 	}
-	if _, _, err := s.sceneOf(ctx, p.ActivityID, p.SceneID); err != nil {
+	a, sc, err := s.sceneOf(ctx, p.ActivityID, p.SceneID)
+	if err != nil {
 		return nil, err
 	}
 	o := Order{
@@ -55,20 +62,20 @@ func (s *Service) Redeem(ctx context.Context, tok string, onlyActID int64) (*Red
 	if settled {
 		return &RedeemResult{OrderNo: o.OrderNo, Replayed: true, Status: StatusSettled}, nil
 	}
-	res, err := s.accept(ctx, o, nil)
+	h := s.hold()
+	defer h.done()
+	acc, err := s.accept(ctx, o, a, false, true, nil, h)
 	if err != nil {
 		return nil, err
 	}
-	if !res.Replayed {
-		// The restored reward was promised when the token was signed: it is charged to the
-		// budget again (Redis lost the first charge with the reward), past the limit if need be.
-		if a, sc, err := s.sceneOf(ctx, o.ActivityID, o.SceneID); err == nil {
-			if err := s.reserve(ctx, a, sc, o.Amount, true); err != nil {
-				s.log.Warn("charge restored reward to budget", "order", o.OrderNo, "err", err)
-			}
+	if acc.fresh {
+		if err := s.reserve(ctx, a, sc, o.Amount, true, h); err != nil {
+			s.log.Warn("charge restored reward to budget", "order", o.OrderNo, "err", err)
 		}
 	}
-	return &RedeemResult{OrderNo: o.OrderNo, Replayed: res.Replayed, Status: res.Status}, nil
+	res := acc.res
+	// For the client, a token Redis had lost and now holds again is restored, not replayed.
+	return &RedeemResult{OrderNo: o.OrderNo, Replayed: res.Replayed && !acc.restored, Status: res.Status}, nil
 }
 
 // sceneOf looks up an activity by its own id and one of its scenes.

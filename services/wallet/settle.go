@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/springwallet/wallet/ent"
+	"github.com/springwallet/wallet/ent/issuedreward"
 	"github.com/springwallet/wallet/services/activity"
 	"github.com/springwallet/wallet/services/ledger"
 	"github.com/springwallet/wallet/services/lifecycle"
@@ -110,6 +111,11 @@ func (s *Service) settleDB(ctx context.Context, orders []Order) (SettleResult, e
 		res = SettleResult{}
 		fresh, err := unsettled(ctx, tx, orders)
 		if err != nil {
+			return err
+		}
+		// Every order of the batch is in reward_orders once this commits (those already there
+		// too: their journal rows may have been written after their settlement).
+		if err := markJournalSettled(ctx, tx, orders, true); err != nil {
 			return err
 		}
 		if len(fresh) == 0 {
@@ -220,16 +226,37 @@ func (s *Service) SettleOnDemand(ctx context.Context, live *activity.Live, actID
 	return s.ForceSettle(ctx, live, actID)
 }
 
-// ForceSettle settles every pending reward of one account in the live activity now.
+// ForceSettle settles every pending reward of one account in the live activity now: those
+// pending in Redis, and the journaled ones Redis lost.
 func (s *Service) ForceSettle(ctx context.Context, live *activity.Live, actID int64) (SettleResult, error) {
 	nos, err := s.rdb.HKeys(ctx, pendingKey(live.ID, actID)).Result()
 	if err != nil {
 		return SettleResult{}, fmt.Errorf("read pending: %w", err)
 	}
-	if len(nos) == 0 {
-		return SettleResult{}, nil
+	var res SettleResult
+	if len(nos) > 0 {
+		if res, err = s.settle(ctx, map[account][]string{{ActivityID: live.ID, ActID: actID}: nos}); err != nil {
+			return res, err
+		}
 	}
-	return s.settle(ctx, map[account][]string{{ActivityID: live.ID, ActID: actID}: nos})
+	journaled, err := journaledPending(ctx, s.db.R, live.ID, actID)
+	if err != nil {
+		return res, err
+	}
+	inRedis := make(map[string]bool, len(nos))
+	for _, no := range nos {
+		inRedis[no] = true
+	}
+	var lost []Order
+	for _, o := range journaled {
+		if !inRedis[o.OrderNo] {
+			lost = append(lost, o)
+		}
+	}
+	more, err := s.settleDB(ctx, lost)
+	res.Count += more.Count
+	res.Amount += more.Amount
+	return res, err
 }
 
 // consumerGroup is the settlement workers' Redis Streams consumer group.
@@ -380,8 +407,60 @@ func (w *Sweeper) Run(ctx context.Context) error {
 }
 
 // Sweep re-queues pending rewards older than SweepAge: jobs that were never queued (the
-// issuing process died between recording and queueing) or whose stream was lost.
+// issuing process died between recording and queueing) or whose stream was lost. Then it
+// settles, from the journal, rewards older than SweepAge that Redis lost (while the
+// settlement worker's switch is on), and catches up journal rows whose settlement it missed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
+	n, err := s.requeue(ctx)
+	if err != nil || !s.switches.Enabled(switches.SettlementWorker) {
+		return n, err
+	}
+	m, err := s.settleLost(ctx)
+	return n + m, err
+}
+
+// lostBatch is how many journal rows one sweep examines.
+const lostBatch = 1000
+
+// settleLost settles the oldest journaled rewards not settled yet that Redis no longer holds
+// pending: Redis lost them with its data. Those still pending in Redis are left to the
+// settlement worker; those settled already only get their journal rows marked.
+func (s *Service) settleLost(ctx context.Context) (int, error) {
+	cutoff := store.Time(s.now().Add(-s.cfg.SweepAge))
+	rows, err := s.db.R.IssuedReward.Query().Where(issuedreward.Settled(false), issuedreward.IssuedAtLT(cutoff)).
+		Order(ent.Asc(issuedreward.FieldIssuedAt)).Limit(lostBatch).All(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read journal: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	pipe := s.rdb.Pipeline()
+	held := make([]*redis.BoolCmd, len(rows))
+	for i, r := range rows {
+		held[i] = pipe.HExists(ctx, pendingKey(r.ActivityID, r.ActID), r.OrderNo)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("read pending: %w", err)
+	}
+	var lost []Order
+	for i, r := range rows {
+		if !held[i].Val() {
+			lost = append(lost, journalOrder(r))
+		}
+	}
+	res, err := s.settleDB(ctx, lost)
+	if err != nil {
+		return 0, err
+	}
+	if res.Count > 0 {
+		s.log.Warn("settled rewards redis had lost, from the journal", "count", res.Count, "amount", res.Amount)
+	}
+	return res.Count, nil
+}
+
+// requeue is the sweep's first half: pending rewards older than SweepAge are queued again.
+func (s *Service) requeue(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-s.cfg.SweepAge).UnixMilli()
 	var mu sync.Mutex
 	total := 0

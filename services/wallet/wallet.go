@@ -6,7 +6,11 @@ package wallet
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,12 +41,19 @@ type Config struct {
 	// SettleTimeout bounds one settlement once begun: it outlives the request that started
 	// it, but not forever.
 	SettleTimeout time.Duration
+	// JournalInterval is how often an instance writes the orders it accepted to the
+	// database's issuance journal (journal.go): at most this much of its issuance is known
+	// to Redis alone.
+	JournalInterval time.Duration
+	// JournalBuffer is how many accepted orders may wait for the journal; past it issuance
+	// answers DEGRADED until the database has taken them.
+	JournalBuffer int
 }
 
 // DefaultConfig is what the server runs with.
 func DefaultConfig() Config {
 	return Config{Shards: 4, BatchSize: 256, ClaimIdle: 15 * time.Second, OrderTTL: 30 * 24 * time.Hour, SweepAge: 30 * time.Second,
-		SettleTimeout: 30 * time.Second}
+		SettleTimeout: 30 * time.Second, JournalInterval: 100 * time.Millisecond, JournalBuffer: 200_000}
 }
 
 // withDefaults fills the zero fields of c from DefaultConfig.
@@ -65,6 +76,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SettleTimeout <= 0 {
 		c.SettleTimeout = def.SettleTimeout
+	}
+	if c.JournalInterval <= 0 {
+		c.JournalInterval = def.JournalInterval
+	}
+	if c.JournalBuffer <= 0 {
+		c.JournalBuffer = def.JournalBuffer
 	}
 	return c
 }
@@ -112,6 +129,13 @@ type Service struct {
 	// afterCommit, when set (by tests), runs between a settlement's database commit and its
 	// Redis cleanup; an error stops the settlement there, as a crash would.
 	afterCommit func() error
+	// beforeJournal, when set (by tests), runs before each journal write: a slow database.
+	beforeJournal func()
+	journal       journal
+	// recoverMu serializes this instance's recoveries from Redis data loss (epoch.go).
+	recoverMu sync.Mutex
+	// instance names this process among those sharing Redis (journal beacons, epoch.go).
+	instance string
 }
 
 // New returns the reward core, or an error naming the first missing dependency.
@@ -119,8 +143,14 @@ func New(d Deps) (*Service, error) {
 	if err := wiring.Require("wallet.New", d); err != nil {
 		return nil, err
 	}
-	return &Service{db: d.DB, rdb: d.Redis, catalog: d.Catalog, signer: d.Signer, switches: d.Switches, counter: d.Counter,
-		scenes: d.Scenes, now: d.Now, log: d.Log, cfg: d.Config.withDefaults()}, nil
+	s := &Service{db: d.DB, rdb: d.Redis, catalog: d.Catalog, signer: d.Signer, switches: d.Switches, counter: d.Counter,
+		scenes: d.Scenes, now: d.Now, log: d.Log, cfg: d.Config.withDefaults()}
+	s.journal.earliest = map[string]earliestEntry{}
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s.instance = fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+	return s, nil
 }
 
 // Degraded is the answer of a switched-off feature.

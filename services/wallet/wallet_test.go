@@ -22,6 +22,7 @@ import (
 	"github.com/springwallet/wallet/services/errs"
 	"github.com/springwallet/wallet/services/ledger"
 	"github.com/springwallet/wallet/services/lifecycle"
+	"github.com/springwallet/wallet/services/luascript"
 	"github.com/springwallet/wallet/services/store"
 	"github.com/springwallet/wallet/services/token"
 )
@@ -54,11 +55,12 @@ func setup(t *testing.T) *fixture {
 // setupWith wires the reward core into w, as server.go does, with short settlement timings.
 func setupWith(t *testing.T, w *testworld.World) *fixture {
 	t.Helper()
-	s := newService(t, w, Config{Shards: 2, BatchSize: 64, ClaimIdle: 300 * time.Millisecond, SweepAge: time.Second})
+	s := newService(t, w, Config{Shards: 2, BatchSize: 64, ClaimIdle: 300 * time.Millisecond, SweepAge: time.Second,
+		JournalInterval: 10 * time.Millisecond})
 	return &fixture{s: s, w: w, db: w.DB, rdb: w.Redis, clock: w.Clock, signer: w.Signer}
 }
 
-func newService(t *testing.T, w *testworld.World, cfg Config) *Service {
+func newService(t testing.TB, w *testworld.World, cfg Config) *Service {
 	t.Helper()
 	s, err := New(Deps{DB: w.DB, Redis: w.Redis, Catalog: w.Catalog, Signer: w.Signer, Switches: w.Switches, Counter: w.Counter,
 		Scenes: NoSceneLimits{}, Now: w.Clock.Now, Log: w.Log, Config: cfg})
@@ -389,7 +391,7 @@ func runWorker(f *fixture) func() {
 	w := f.s.Settler()
 	w.block = 50 * time.Millisecond
 	g := lifecycle.NewGroup(f.s.log)
-	g.Start(ctx, map[string]lifecycle.Worker{"settler": w, "sweeper": f.s.Sweeper()})
+	g.Start(ctx, map[string]lifecycle.Worker{"settler": w, "sweeper": f.s.Sweeper(), "journal": f.s.Journal()})
 	return func() {
 		cancel()
 		if err := g.Stop(10 * time.Second); err != nil {
@@ -469,10 +471,7 @@ func TestSweepQueuesRewardsThatWereNeverQueued(t *testing.T) {
 	// Record a reward the way issuance does, but "crash" before queueing it.
 	o := Order{OrderNo: OrderNo(14, "rain", 1, AwardCash, 0), ActivityID: childID, ActID: 14, AppID: 1, SceneID: "rain",
 		RainID: 1, AwardType: AwardCash, Amount: 70, IssuedAtMs: f.clock.Now().UnixMilli()}
-	if err := issueScript.Run(ctx, f.rdb, []string{orderKey(childID, 14, o.OrderNo), pendingKey(childID, 14), capKey(childID, 14, 0)},
-		o.content(), "", o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs, 0, "-", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	f.recordOnly(t, o)
 	if n, err := f.s.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("sweep of a fresh reward = %d, %v; want it left alone", n, err)
 	}
@@ -485,14 +484,31 @@ func TestSweepQueuesRewardsThatWereNeverQueued(t *testing.T) {
 	f.waitSettled(t, 14, 70)
 }
 
+// recordOnly records o as issuance's script does, without journaling or queueing it: as if
+// the issuing process died right after the script.
+func (f *fixture) recordOnly(t *testing.T, o Order) {
+	t.Helper()
+	ctx := context.Background()
+	marker := accountMarker(o.ActivityID, o.ActID)
+	if err := f.s.recoverRedis(ctx, marker, nil); err != nil { // the markers, as the first issuance writes them
+		t.Fatal(err)
+	}
+	keys := []string{orderKey(o.ActivityID, o.ActID, o.OrderNo), pendingKey(o.ActivityID, o.ActID), capKey(o.ActivityID, o.ActID, 0), marker}
+	r, err := luascript.Run(ctx, f.rdb, issueScript, keys, o.content(), o.Token, o.marshal(), o.OrderNo, int64(60_000), o.IssuedAtMs, 0, "-", 0, 0, "1")
+	if err != nil || r.Outcome != outcomeNew {
+		t.Fatalf("record %s: %v, %v", o.OrderNo, r.Outcome, err)
+	}
+}
+
 func TestRedeemRestoresALostTokenOnce(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	res := f.issue(t, cash(15, 1, 999))
-	// Redis loses everything (a failover without persistence).
+	// Redis loses everything (a failover without persistence). The wallet still shows the
+	// reward: the journal has it.
 	f.rdb.FlushDB(ctx)
-	if b := f.wallet(t, 15); b.Balance != 0 {
-		t.Fatalf("after redis loss wallet = %+v", b)
+	if b := f.wallet(t, 15); b.Balance != 999 || b.Pending != 999 || b.CumulativeIncome != 999 {
+		t.Fatalf("after redis loss wallet = %+v, want the 999 still pending", b)
 	}
 	got, err := f.s.Redeem(ctx, res.Token, 15)
 	if err != nil || got.Replayed || got.OrderNo != res.OrderNo || got.Status != StatusPending {

@@ -502,7 +502,9 @@ func (p *countingProvider) Pay(context.Context, PayoutRequest) error {
 	return nil
 }
 
-func (p *countingProvider) Status(context.Context, string) (PayoutStatus, error) { return PayoutPaid, nil }
+func (p *countingProvider) Status(context.Context, string) (PayoutStatus, error) {
+	return PayoutPaid, nil
+}
 
 func (p *countingProvider) started() int {
 	p.mu.Lock()
