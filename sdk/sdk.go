@@ -16,12 +16,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -141,11 +139,7 @@ func (c *Client) wire(ctx context.Context, cfg Config, log *slog.Logger) error {
 // used (Issue refuses to run without the key).
 func signerFor(key string) (*token.Signer, error) {
 	if key != "" {
-		seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key))
-		if err != nil {
-			return nil, errs.Input("tokenKey", "TokenKey is not standard base64")
-		}
-		return token.NewSigner(seed)
+		return token.LoadSigner(key, "") // decodes the key as the server does; no file with a key
 	}
 	seed := make([]byte, ed25519.SeedSize)
 	if _, err := rand.Read(seed); err != nil {
